@@ -1,0 +1,42 @@
+"""Typed errors that carry a sentence a person can act on.
+
+The server sends ``code`` and ``str(error)`` to the add-on; the command line prints the
+message. Everything the user can cause (bad input, missing weights, out of memory, cancel)
+is one of these; anything else is a bug and keeps its traceback.
+"""
+
+
+class VGGT4DError(Exception):
+    """Base class: ``code`` is a stable machine-readable name, the message is for people."""
+
+    code = "error"
+
+
+class InputError(VGGT4DError):
+    """Footage, masks or options that cannot be used (missing file, unreadable video, ...)."""
+
+    code = "bad_input"
+
+
+class WeightsError(VGGT4DError):
+    """A checkpoint that is missing, unreachable offline, corrupt or of the wrong model."""
+
+    code = "weights"
+
+
+class OutOfMemoryError(VGGT4DError):
+    """The device ran out of memory; the message suggests fewer frames or a larger stride."""
+
+    code = "out_of_memory"
+
+
+class BundleError(VGGT4DError):
+    """A result bundle that is incomplete, malformed or hostile."""
+
+    code = "bad_bundle"
+
+
+class CancelledError(VGGT4DError):
+    """The user cancelled the job; raised at the next chunk or stage boundary."""
+
+    code = "cancelled"

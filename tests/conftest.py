@@ -1,0 +1,12 @@
+"""Shared test configuration: paths to the fixtures that ship with the repository."""
+
+from pathlib import Path
+
+import pytest
+
+FIXTURES = Path(__file__).parent / "fixtures"
+
+
+@pytest.fixture(scope="session")
+def fixtures_dir() -> Path:
+    return FIXTURES
