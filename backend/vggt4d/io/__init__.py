@@ -1,0 +1,1 @@
+"""Readers and writers for footage, result bundles, point clouds and exports."""
