@@ -1,0 +1,177 @@
+"""Bundle cameras (OpenCV, plate pixels) to Blender cameras; numpy only, never imports bpy.
+
+World axes. The bundle's world is the first camera's OpenCV frame (x right, y down, z forward).
+Blender's world is Z-up, so we map ``X_blender = WORLD_FROM_OPENCV @ X_opencv`` with
+``WORLD_FROM_OPENCV = Rx(-90 deg)``: OpenCV +z (forward) becomes Blender +Y and OpenCV +y (down)
+becomes Blender -Z. The first camera then has Blender rotation (90, 0, 0): a level camera
+looking along +Y, which is how a Blender user builds one by hand. Cameras and points get the
+same map, so the reconstruction stands Z-up and projections are unchanged.
+
+Camera axes. An OpenCV camera looks down +z with +y down; a Blender camera looks down -z with
++y up, so ``camera_blender = camera_opencv @ diag(1, -1, -1)``.
+
+Intrinsics. Blender's view plane (``BKE_camera_params_compute_viewplane``) gives, for a plate
+of ``W x H`` pixels with pixel aspect ``xasp : yasp`` (``ycor = yasp / xasp``) and
+``viewfac = W`` (horizontal fit) or ``ycor * H`` (vertical fit):
+
+    fx = lens * viewfac / sensor        cx = W / 2 - shift_x * viewfac
+    fy = fx / ycor                       cy = H / 2 + shift_y * viewfac / ycor
+
+(``cy`` grows downwards in plate pixels, Blender's shift_y points up). We invert these
+exactly: ``ycor = fx / fy`` picks the pixel aspect, the fit follows the longer displayed side
+so portrait plates get a vertical fit, and both sensor sizes are set so switching the fit in
+the UI does not silently change the framing of the active axis.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+WORLD_FROM_OPENCV = np.array(
+    [[1.0, 0.0, 0.0], [0.0, 0.0, 1.0], [0.0, -1.0, 0.0]],
+)
+"""Rx(-90 deg): OpenCV world (y down, z forward) to Blender world (Z up, Y forward)."""
+
+CAMERA_AXES_FLIP = np.diag([1.0, -1.0, -1.0])
+"""OpenCV camera axes (y down, z forward) to Blender camera axes (y up, looking down -z)."""
+
+DEFAULT_SENSOR_MM = 36.0
+PIXEL_ASPECT_TOLERANCE = 1e-6
+"""Relative spread of fx / fy across frames under which one pixel aspect is exact enough."""
+
+
+@dataclass(frozen=True)
+class BlenderLens:
+    """Per-frame Blender camera data for a plate; arrays are float64 [S]."""
+
+    lens: np.ndarray
+    shift_x: np.ndarray
+    shift_y: np.ndarray
+    sensor_fit: str  # "HORIZONTAL" or "VERTICAL"
+    sensor_size: float
+    pixel_aspect_x: np.ndarray
+    pixel_aspect_y: np.ndarray
+
+    @property
+    def constant_pixel_aspect(self) -> bool:
+        """True when one pixel aspect reproduces every frame within PIXEL_ASPECT_TOLERANCE."""
+        ratio = self.pixel_aspect_y / self.pixel_aspect_x
+        return bool(np.ptp(ratio) <= PIXEL_ASPECT_TOLERANCE * float(np.max(ratio)))
+
+
+def points_to_blender(points: np.ndarray) -> np.ndarray:
+    """World points float [N, 3] in OpenCV world -> float32 [N, 3] in Blender world."""
+    points = np.asarray(points, dtype=np.float32)
+    # Rx(-90): (x, y, z) -> (x, z, -y), written as a copy of columns instead of a matmul.
+    out = np.empty_like(points)
+    out[:, 0] = points[:, 0]
+    out[:, 1] = points[:, 2]
+    out[:, 2] = -points[:, 1]
+    return out
+
+
+def camera_matrices_world(extrinsics: np.ndarray) -> np.ndarray:
+    """Camera-from-world OpenCV [S, 3, 4] -> Blender camera ``matrix_world`` float64 [S, 4, 4]."""
+    extrinsics = np.asarray(extrinsics, dtype=np.float64)
+    rotation = extrinsics[:, :, :3]
+    translation = extrinsics[:, :, 3]
+    world_rotation = np.transpose(rotation, (0, 2, 1))
+    centre = -np.einsum("sij,sj->si", world_rotation, translation)
+    matrices = np.zeros((len(extrinsics), 4, 4))
+    matrices[:, :3, :3] = WORLD_FROM_OPENCV @ world_rotation @ CAMERA_AXES_FLIP
+    matrices[:, :3, 3] = centre @ WORLD_FROM_OPENCV.T
+    matrices[:, 3, 3] = 1.0
+    return matrices
+
+
+def euler_xyz_from_matrices(rotations: np.ndarray) -> np.ndarray:
+    """Rotation matrices [S, 3, 3] -> Blender XYZ Euler angles [S, 3], unwrapped over time.
+
+    Blender's XYZ order means R = Rz @ Ry @ Rx. Unwrapping keeps each channel continuous so
+    linear interpolation between keys never spins the camera the long way round.
+    """
+    rotations = np.asarray(rotations, dtype=np.float64)
+    cos_y = np.hypot(rotations[:, 0, 0], rotations[:, 1, 0])
+    regular = cos_y > 1e-9
+    angles = np.empty((len(rotations), 3))
+    angles[:, 0] = np.where(
+        regular,
+        np.arctan2(rotations[:, 2, 1], rotations[:, 2, 2]),
+        np.arctan2(-rotations[:, 1, 2], rotations[:, 1, 1]),
+    )
+    angles[:, 1] = np.arctan2(-rotations[:, 2, 0], cos_y)
+    angles[:, 2] = np.where(regular, np.arctan2(rotations[:, 1, 0], rotations[:, 0, 0]), 0.0)
+    return np.unwrap(angles, axis=0)
+
+
+def intrinsics_to_lens(
+    intrinsics: np.ndarray, width: int, height: int, sensor_size: float = DEFAULT_SENSOR_MM
+) -> BlenderLens:
+    """Plate-pixel intrinsics [S, 3, 3] -> lens, shifts, fit and pixel aspect (exact inverse)."""
+    intrinsics = np.asarray(intrinsics, dtype=np.float64)
+    fx = intrinsics[:, 0, 0]
+    fy = intrinsics[:, 1, 1]
+    cx = intrinsics[:, 0, 2]
+    cy = intrinsics[:, 1, 2]
+    ycor = fx / fy
+    # Blender keeps both aspects >= 1: the smaller one is 1.
+    aspect_x = np.where(ycor >= 1.0, 1.0, 1.0 / ycor)
+    aspect_y = aspect_x * ycor
+    ratio = float(np.median(ycor))
+    horizontal = width >= height * ratio
+    viewfac = width * np.ones_like(fx) if horizontal else ycor * height
+    return BlenderLens(
+        lens=fx * sensor_size / viewfac,
+        shift_x=(width / 2.0 - cx) / viewfac,
+        shift_y=(cy - height / 2.0) * ycor / viewfac,
+        sensor_fit="HORIZONTAL" if horizontal else "VERTICAL",
+        sensor_size=sensor_size,
+        pixel_aspect_x=aspect_x,
+        pixel_aspect_y=aspect_y,
+    )
+
+
+def lens_to_intrinsics(
+    lens: float,
+    shift_x: float,
+    shift_y: float,
+    sensor_fit: str,
+    sensor_width: float,
+    sensor_height: float,
+    width: int,
+    height: int,
+    pixel_aspect_x: float = 1.0,
+    pixel_aspect_y: float = 1.0,
+) -> np.ndarray:
+    """Blender camera + render settings -> 3x3 intrinsics in plate pixels (Blender's own rules).
+
+    Follows ``BKE_camera_params_compute_viewplane`` including the AUTO fit, so the importer and
+    the tests can check a Blender camera against the bundle without rendering.
+    """
+    ycor = pixel_aspect_y / pixel_aspect_x
+    if sensor_fit == "AUTO":
+        sensor_fit = (
+            "HORIZONTAL" if pixel_aspect_x * width >= pixel_aspect_y * height else "VERTICAL"
+        )
+        sensor = sensor_width
+    else:
+        sensor = sensor_width if sensor_fit == "HORIZONTAL" else sensor_height
+    viewfac = width if sensor_fit == "HORIZONTAL" else ycor * height
+    fx = lens * viewfac / sensor
+    return np.array(
+        [
+            [fx, 0.0, width / 2.0 - shift_x * viewfac],
+            [0.0, fx / ycor, height / 2.0 + shift_y * viewfac / ycor],
+            [0.0, 0.0, 1.0],
+        ]
+    )
+
+
+def fcurve_points(frames: np.ndarray, values: np.ndarray) -> np.ndarray:
+    """Frame numbers [S] and values [S] -> flat float32 [2S] (frame, value) pairs for ``co``."""
+    points = np.empty((len(frames), 2), dtype=np.float32)
+    points[:, 0] = frames
+    points[:, 1] = values
+    return points.ravel()
