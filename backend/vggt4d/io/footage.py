@@ -1,0 +1,398 @@
+"""Read a shot (video file or image sequence) into uint8 RGB frames with plate frame numbers.
+
+Only the frames that will be reconstructed are decoded: the range, stride and frame cap are
+resolved on frame numbers first, then a video is read with grab/skip (or a seek over long
+gaps) and a sequence opens just the selected files. Frame numbers are those of the plate:
+a sequence keeps the numbers in its file names (``shot.1001.png`` is frame 1001); a video's
+frames are numbered from ``first_video_frame`` (1 by default, as Blender's movie clips).
+"""
+
+from __future__ import annotations
+
+import glob
+import itertools
+import logging
+import os
+import re
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from vggt4d.errors import InputError
+
+logger = logging.getLogger(__name__)
+
+VIDEO_EXTENSIONS = frozenset(
+    {".mp4", ".m4v", ".mov", ".mkv", ".avi", ".webm", ".mpg", ".mpeg", ".wmv", ".mxf"}
+)
+IMAGE_EXTENSIONS = frozenset({".png", ".jpg", ".jpeg", ".exr", ".tif", ".tiff", ".bmp", ".webp"})
+DEFAULT_SEQUENCE_FPS = 24.0
+_SEEK_GAP = 48  # frames: closer targets are reached by grabbing, farther ones by seeking
+_PRINTF = re.compile(r"%0?(\d*)d|(#+)")
+_TRAILING_NUMBER = re.compile(r"(\d+)(?!.*\d)")
+
+Progress = Callable[[float], None]
+
+
+@dataclass(frozen=True)
+class FrameRange:
+    """Plate frame numbers ``start..end`` (both inclusive, None = open) and every ``stride``-th.
+
+    The stride counts frames that exist, so a sequence with a gap still gets every n-th file.
+    """
+
+    start: int | None = None
+    end: int | None = None
+    stride: int = 1
+
+    def __post_init__(self) -> None:
+        if self.stride < 1:
+            raise InputError(f"The frame stride must be 1 or more, got {self.stride}.")
+        if self.start is not None and self.end is not None and self.start > self.end:
+            raise InputError(f"The frame range starts after it ends ({self.start} > {self.end}).")
+
+    @classmethod
+    def parse(cls, text: str) -> FrameRange:
+        """Parse ``"START:END:STRIDE"``; empty parts stay open (``"::2"``), ``"N"`` is frame N."""
+        parts = text.strip().split(":")
+        if len(parts) > 3:
+            raise InputError(f"Frame range {text!r} is not START:END:STRIDE.")
+        try:
+            numbers = [int(part) if part.strip() else None for part in parts]
+        except ValueError as error:
+            raise InputError(f"Frame range {text!r} is not START:END:STRIDE.") from error
+        if len(numbers) == 1:
+            return cls(numbers[0], numbers[0])
+        stride = numbers[2] if len(numbers) == 3 and numbers[2] is not None else 1
+        return cls(numbers[0], numbers[1], stride)
+
+    def select(self, frame_numbers: Sequence[int]) -> list[int]:
+        """Positions in ascending ``frame_numbers`` inside the range, then every stride-th."""
+        inside = [
+            position
+            for position, number in enumerate(frame_numbers)
+            if (self.start is None or number >= self.start)
+            and (self.end is None or number <= self.end)
+        ]
+        return inside[:: self.stride]
+
+
+@dataclass
+class Footage:
+    """Decoded frames (uint8 RGB ``[H, W, 3]``) of one shot and where they came from."""
+
+    frames: list[np.ndarray]
+    frame_numbers: list[int]
+    fps: float
+    width: int
+    height: int
+    kind: str  # "video" | "image_sequence"
+    path: str
+    warnings: list[str] = field(default_factory=list)
+
+
+def read_footage(
+    path: str | Path,
+    frames: FrameRange | None = None,
+    max_frames: int | None = None,
+    progress: Progress | None = None,
+    *,
+    fps: float | None = None,
+    first_video_frame: int = 1,
+) -> Footage:
+    """Read a video file, an image folder, a glob or a printf/``#`` pattern (``shot.%04d.png``).
+
+    ``frames`` selects plate frame numbers; ``max_frames`` then samples evenly over the
+    selection, keeping the first and last frame. ``fps`` overrides the video's rate and is
+    the rate of an image sequence (default 24). ``progress(fraction)`` follows decoding.
+    """
+    if max_frames is not None and max_frames < 1:
+        raise InputError(f"max_frames must be 1 or more, got {max_frames}.")
+    selection = frames or FrameRange()
+    text = str(path)
+    candidate = Path(text).expanduser()
+    if candidate.is_file() and candidate.suffix.lower() in VIDEO_EXTENSIONS:
+        return _read_video(candidate, selection, max_frames, progress, fps, first_video_frame)
+    files, numbers = _sequence_files(text)
+    positions = _cap(selection.select(numbers), max_frames)
+    if not positions:
+        raise InputError(f"No frame of {text} falls in the range {_describe(selection)}.")
+    chosen = [(numbers[position], files[position]) for position in positions]
+    return _read_sequence(text, chosen, progress, fps or DEFAULT_SEQUENCE_FPS)
+
+
+def _describe(selection: FrameRange) -> str:
+    start = "" if selection.start is None else selection.start
+    end = "" if selection.end is None else selection.end
+    return f"{start}:{end}:{selection.stride}"
+
+
+def _cap(positions: list[int], max_frames: int | None) -> list[int]:
+    """Even sampling over the selection (``np.linspace`` rounded; first and last kept)."""
+    if max_frames is None or len(positions) <= max_frames:
+        return positions
+    picks = np.linspace(0, len(positions) - 1, max_frames).round().astype(int)
+    return [positions[pick] for pick in picks]
+
+
+# --- image sequences --------------------------------------------------------------------
+
+
+def _sequence_files(text: str) -> tuple[list[Path], list[int]]:
+    """Files of a sequence and their frame numbers, ascending."""
+    path = Path(text).expanduser()
+    pattern = _PRINTF.search(path.name)
+    if path.is_dir():
+        files = _image_files(path.iterdir(), text)
+        _check_one_extension(files, text)
+        return _numbered(files, text)
+    if pattern:
+        return _printf_files(path, text)
+    if glob.has_magic(text):
+        matches = [Path(match) for match in glob.glob(str(path))]
+        return _numbered(_image_files(matches, text), text)
+    if not path.exists():
+        raise InputError(f"Footage not found: {text}")
+    if path.suffix.lower() not in IMAGE_EXTENSIONS:
+        known = ", ".join(sorted(VIDEO_EXTENSIONS | IMAGE_EXTENSIONS))
+        raise InputError(
+            f"Unsupported footage type {path.suffix or '(none)'!r} ({text}); use {known}."
+        )
+    return [path], [_trailing_number(path) or 1]
+
+
+def _image_files(paths: Iterable[Path], text: str) -> list[Path]:
+    files = [
+        item
+        for item in paths
+        if item.suffix.lower() in IMAGE_EXTENSIONS and not item.name.startswith(".")
+    ]
+    if not files:
+        raise InputError(f"No image files found at {text}.")
+    return files
+
+
+def _check_one_extension(files: list[Path], text: str) -> None:
+    extensions = sorted({item.suffix.lower() for item in files})
+    if len(extensions) > 1:
+        raise InputError(
+            f"{text} holds images of several types ({', '.join(extensions)}); "
+            f"pick one with a glob such as {Path(text) / ('*' + extensions[0])}."
+        )
+
+
+def _printf_files(path: Path, text: str) -> tuple[list[Path], list[int]]:
+    """``shot.%04d.png`` / ``shot.####.png``: the number is the matched digits, at least as wide."""
+    match = _PRINTF.search(path.name)
+    width = len(match.group(2)) if match.group(2) else int(match.group(1) or 1)
+    regex = re.compile(
+        re.escape(path.name[: match.start()])
+        + rf"(\d{{{width},}})"
+        + re.escape(path.name[match.end() :])
+        + r"\Z"
+    )
+    folder = path.parent
+    if not folder.is_dir():
+        raise InputError(f"Footage not found: {text} (no folder {folder}).")
+    found = [
+        (int(hit.group(1)), folder / name)
+        for name in os.listdir(folder)
+        if (hit := regex.match(name))
+    ]
+    if not found:
+        raise InputError(f"Footage not found: no file matches {text}.")
+    found.sort()
+    return [item for _, item in found], [number for number, _ in found]
+
+
+def _trailing_number(path: Path) -> int | None:
+    match = _TRAILING_NUMBER.search(path.stem)
+    return int(match.group(1)) if match else None
+
+
+def _numbered(files: list[Path], text: str) -> tuple[list[Path], list[int]]:
+    """Number files by the last digits in their names; without digits, 1.. in name order."""
+    numbers = [_trailing_number(item) for item in files]
+    if None in numbers:
+        ordered = sorted(files)
+        return ordered, list(range(1, len(ordered) + 1))
+    pairs = sorted(zip(numbers, files, strict=True))
+    for (number, first), (next_number, second) in itertools.pairwise(pairs):
+        if number == next_number:
+            raise InputError(
+                f"{first.name} and {second.name} are both frame {number} in {text}; "
+                "select one sequence with a pattern such as shot.%04d.png."
+            )
+    return [item for _, item in pairs], [number for number, _ in pairs]
+
+
+def _read_sequence(
+    text: str, chosen: list[tuple[int, Path]], progress: Progress | None, fps: float
+) -> Footage:
+    frames: list[np.ndarray] = []
+    for index, (_, file) in enumerate(chosen):
+        frame = _read_image(file)
+        if frames and frame.shape != frames[0].shape:
+            first = frames[0].shape
+            raise InputError(
+                f"{file.name} is {frame.shape[1]}x{frame.shape[0]} but {chosen[0][1].name} is "
+                f"{first[1]}x{first[0]}: all frames of a sequence need one resolution."
+            )
+        frames.append(frame)
+        if progress:
+            progress((index + 1) / len(chosen))
+    return Footage(
+        frames=frames,
+        frame_numbers=[number for number, _ in chosen],
+        fps=float(fps),
+        width=frames[0].shape[1],
+        height=frames[0].shape[0],
+        kind="image_sequence",
+        path=text,
+    )
+
+
+def _read_image(file: Path) -> np.ndarray:
+    """One image -> uint8 RGB. Bytes go through ``imdecode`` so non-ASCII paths work everywhere."""
+    if file.suffix.lower() == ".exr":
+        # OpenCV reads this switch at its first EXR decode, so setting it here is in time.
+        os.environ.setdefault("OPENCV_IO_ENABLE_OPENEXR", "1")
+    try:
+        data = np.fromfile(file, dtype=np.uint8)
+        image = cv2.imdecode(data, cv2.IMREAD_UNCHANGED) if data.size else None
+    except (OSError, cv2.error) as error:
+        raise InputError(f"Cannot read image {file}: {error}") from error
+    if image is None:
+        raise InputError(f"Cannot read image {file}: empty, damaged or not an image.")
+    return _to_rgb8(image)
+
+
+def _to_rgb8(image: np.ndarray) -> np.ndarray:
+    """Any OpenCV image (grey/BGR/BGRA, 8/16-bit, float) -> uint8 RGB.
+
+    Alpha is composited on white like the official loader; float images are scene-linear
+    (EXR convention, premultiplied alpha) and get the sRGB transfer curve after clipping
+    to [0, 1], which is Blender's "Standard" view.
+    """
+    if image.ndim == 2:
+        image = image[..., None]
+    if image.dtype == np.uint8 and image.shape[2] == 3:
+        return cv2.cvtColor(image, cv2.COLOR_BGR2RGB)
+    is_float = image.dtype.kind == "f"
+    scale = 1.0 if is_float else float(np.iinfo(image.dtype).max)
+    values = image.astype(np.float32) / scale
+    colour = values[..., :3] if values.shape[2] >= 3 else np.repeat(values[..., :1], 3, axis=2)
+    if values.shape[2] in (2, 4):
+        alpha = np.clip(values[..., -1:], 0.0, 1.0)
+        colour = colour + (1.0 - alpha) if is_float else colour * alpha + (1.0 - alpha)
+    if is_float:
+        colour = _linear_to_srgb(np.clip(np.nan_to_num(colour), 0.0, 1.0))
+    rgb8 = np.clip(colour * 255.0 + 0.5, 0, 255).astype(np.uint8)
+    return np.ascontiguousarray(rgb8[..., ::-1]) if values.shape[2] >= 3 else rgb8
+
+
+def _linear_to_srgb(linear: np.ndarray) -> np.ndarray:
+    return np.where(linear <= 0.0031308, 12.92 * linear, 1.055 * np.power(linear, 1 / 2.4) - 0.055)
+
+
+# --- video ------------------------------------------------------------------------------
+
+
+def _read_video(
+    path: Path,
+    selection: FrameRange,
+    max_frames: int | None,
+    progress: Progress | None,
+    fps: float | None,
+    first_video_frame: int,
+) -> Footage:
+    capture = _open_video(path)
+    try:
+        announced = int(capture.get(cv2.CAP_PROP_FRAME_COUNT))
+        video_fps = capture.get(cv2.CAP_PROP_FPS)
+        if announced <= 0:
+            announced = _count_frames(capture, path)
+        numbers = list(range(first_video_frame, first_video_frame + announced))
+        positions = _cap(selection.select(numbers), max_frames)
+        if not positions:
+            raise InputError(
+                f"No frame of {path} falls in the range {_describe(selection)} "
+                f"(the video has frames {numbers[0]}..{numbers[-1]})."
+            )
+        frames = _decode(capture, positions, progress)
+    finally:
+        capture.release()
+    warnings = []
+    if not frames:
+        raise InputError(
+            f"No frame of {path} could be decoded (it announces {announced}); "
+            "the file is truncated or damaged."
+        )
+    if len(frames) < len(positions):
+        message = (
+            f"{path.name} ends early: frame {numbers[positions[len(frames)]]} does not decode "
+            f"(it announces {announced} frames); {len(positions) - len(frames)} of the "
+            f"{len(positions)} selected frames are lost. The file is truncated or damaged."
+        )
+        logger.warning(message)
+        warnings.append(message)
+    return Footage(
+        frames=frames,
+        frame_numbers=[numbers[position] for position in positions[: len(frames)]],
+        fps=float(fps or video_fps or DEFAULT_SEQUENCE_FPS),
+        width=frames[0].shape[1],
+        height=frames[0].shape[0],
+        kind="video",
+        path=str(path),
+        warnings=warnings,
+    )
+
+
+def _open_video(path: Path) -> cv2.VideoCapture:
+    capture = cv2.VideoCapture(str(path))
+    if not capture.isOpened():
+        capture.release()
+        raise InputError(
+            f"Cannot open video {path}: it has no frames, uses a codec this OpenCV cannot "
+            "decode, or is truncated (an MP4 cut short loses its index)."
+        )
+    return capture
+
+
+def _count_frames(capture: cv2.VideoCapture, path: Path) -> int:
+    """Some containers do not announce a frame count: count by grabbing, then rewind."""
+    count = 0
+    while capture.grab():
+        count += 1
+    if count == 0:
+        raise InputError(f"Video {path} has no frames.")
+    capture.set(cv2.CAP_PROP_POS_FRAMES, 0)
+    return count
+
+
+def _decode(
+    capture: cv2.VideoCapture, positions: list[int], progress: Progress | None
+) -> list[np.ndarray]:
+    """Decode frames at ``positions`` (ascending indices); stops at the first that fails.
+
+    Short gaps are grabbed (decoded without colour conversion), long ones sought, so a
+    capped long clip stays fast and only the selected frames are kept in memory.
+    """
+    frames: list[np.ndarray] = []
+    cursor = 0  # index of the next frame the capture returns
+    for target in positions:
+        if target - cursor > _SEEK_GAP:
+            capture.set(cv2.CAP_PROP_POS_FRAMES, target)
+        elif not all(capture.grab() for _ in range(target - cursor)):
+            return frames
+        ok, image = capture.read()
+        if not ok or image is None:
+            return frames
+        frames.append(cv2.cvtColor(image, cv2.COLOR_BGR2RGB))
+        cursor = target + 1
+        if progress:
+            progress(len(frames) / len(positions))
+    return frames
