@@ -114,9 +114,3 @@ def test_pixel_aspect_constancy_flag():
     varying = np.stack([k, k * [[1, 1, 1], [1, 1.01, 1], [1, 1, 1]]])
     assert camera_math.intrinsics_to_lens(np.stack([k, k]), 1920, 1080).constant_pixel_aspect
     assert not camera_math.intrinsics_to_lens(varying, 1920, 1080).constant_pixel_aspect
-
-
-def test_fcurve_points_interleave_frames_and_values():
-    flat = camera_math.fcurve_points(np.array([1001, 1003]), np.array([0.5, 0.25]))
-    assert flat.dtype == np.float32
-    np.testing.assert_array_equal(flat, [1001, 0.5, 1003, 0.25])

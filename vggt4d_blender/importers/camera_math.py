@@ -167,11 +167,3 @@ def lens_to_intrinsics(
             [0.0, 0.0, 1.0],
         ]
     )
-
-
-def fcurve_points(frames: np.ndarray, values: np.ndarray) -> np.ndarray:
-    """Frame numbers [S] and values [S] -> flat float32 [2S] (frame, value) pairs for ``co``."""
-    points = np.empty((len(frames), 2), dtype=np.float32)
-    points[:, 0] = frames
-    points[:, 1] = values
-    return points.ravel()

@@ -1,0 +1,46 @@
+"""Importer fixtures: synthetic bundles written by the backend's writer, and helpers to read
+back what Blender evaluates (projections, evaluated point clouds)."""
+
+import numpy as np
+import pytest
+
+from tests.importers.bundle_factory import write_synthetic_bundle
+
+
+@pytest.fixture(scope="module")
+def bundle_dir(tmp_path_factory):
+    """Factory: write_synthetic_bundle into a fresh folder named ``<name>.vggt4d``."""
+    root = tmp_path_factory.mktemp("bundles")
+
+    def make(name: str = "shot", **kwargs):
+        return write_synthetic_bundle(root / f"{name}.vggt4d", **kwargs)
+
+    return make
+
+
+def project_with_blender(scene, camera, points_world: np.ndarray) -> np.ndarray:
+    """Plate pixels [N, 2] of Blender-world points, through Blender's own camera view frame."""
+    from bpy_extras.object_utils import world_to_camera_view
+    from mathutils import Vector
+
+    width, height = scene.render.resolution_x, scene.render.resolution_y
+    pixels = []
+    for point in points_world:
+        view = world_to_camera_view(scene, camera, Vector(point.tolist()))
+        pixels.append((view.x * width, (1.0 - view.y) * height))
+    return np.array(pixels)
+
+
+def project_with_bundle(extrinsics: np.ndarray, intrinsics: np.ndarray, points: np.ndarray):
+    """K [R|t] projection of OpenCV-world points into plate pixels [N, 2]."""
+    camera_points = points @ extrinsics[:, :3].T + extrinsics[:, 3]
+    image = camera_points @ intrinsics.T
+    return image[:, :2] / image[:, 2:]
+
+
+def evaluated_point_count(bpy, obj) -> int:
+    """Points the geometry-nodes modifier outputs for ``obj`` at the current frame."""
+    depsgraph = bpy.context.evaluated_depsgraph_get()
+    geometry = obj.evaluated_get(depsgraph).evaluated_geometry()
+    cloud = geometry.pointcloud
+    return len(cloud.points) if cloud is not None else 0

@@ -1,0 +1,40 @@
+"""Result bundle importers: camera, static and moving points, masks, and the scene tools.
+
+``register()`` / ``unregister()`` are called by the add-on's top ``__init__``; heavy work
+(numpy, the bundle reader) is imported inside the operators' ``execute``.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import bpy
+
+from .operators import VGGT4D_OT_import_bundle, menu_import
+from .scene_tools import VGGT4D_OT_set_floor, VGGT4D_OT_set_origin, VGGT4D_OT_set_scale
+
+classes = (
+    VGGT4D_OT_import_bundle,
+    VGGT4D_OT_set_floor,
+    VGGT4D_OT_set_origin,
+    VGGT4D_OT_set_scale,
+)
+
+
+def register() -> None:
+    for cls in classes:
+        bpy.utils.register_class(cls)
+    bpy.types.TOPBAR_MT_file_import.append(menu_import)
+
+
+def unregister() -> None:
+    bpy.types.TOPBAR_MT_file_import.remove(menu_import)
+    for cls in reversed(classes):
+        bpy.utils.unregister_class(cls)
+
+
+def import_bundle(context: bpy.types.Context, bundle_path: str | Path, settings=None):
+    """Import a bundle (see ``shot.import_bundle``); returns an ``ImportResult``."""
+    from .shot import import_bundle as import_shot
+
+    return import_shot(context, bundle_path, settings)

@@ -1,0 +1,147 @@
+"""The shot camera: per-frame pose and lens keys, scene timing, render size and the plate."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import bpy
+import numpy as np
+
+from ..bundle import Bundle
+from . import camera_math
+from .datablocks import key_channels, link_object, tag
+
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".tif", ".tiff", ".exr", ".dpx", ".bmp", ".webp")
+
+
+def import_camera(
+    bundle: Bundle,
+    collection: bpy.types.Collection,
+    root: bpy.types.Object,
+    sensor_size: float,
+) -> tuple[bpy.types.Object, list[str]]:
+    """Create the keyed camera under ``root``; return it and any warnings for the report.
+
+    Pose keys are LINEAR and so are lens keys: exact on every reconstructed frame, and a
+    continuous estimate on stride gaps and motion-blur sub-frames (a CONSTANT lens would
+    make a zoom step). Rotations are XYZ Euler, unwrapped so interpolation takes the short way.
+    """
+    shot = bundle.shot_name
+    lens = camera_math.intrinsics_to_lens(
+        bundle.intrinsics, bundle.plate_width, bundle.plate_height, sensor_size
+    )
+    data = tag(bpy.data.cameras.new(f"{shot}_camera"), shot)
+    data.sensor_fit = lens.sensor_fit
+    data.sensor_width = data.sensor_height = lens.sensor_size
+    data.clip_start, data.clip_end = 0.01, 1000.0
+    camera = link_object(f"{shot}_camera", data, collection, shot)
+    camera.parent = root
+    camera.rotation_mode = "XYZ"
+
+    matrices = camera_math.camera_matrices_world(bundle.extrinsics)
+    frames = bundle.frames.astype(np.float64)
+    object_action = tag(bpy.data.actions.new(f"{shot}_camera_motion"), shot)
+    key_channels(camera, object_action, "location", frames, matrices[:, :3, 3])
+    euler = camera_math.euler_xyz_from_matrices(matrices[:, :3, :3])
+    key_channels(camera, object_action, "rotation_euler", frames, euler)
+
+    lens_action = tag(bpy.data.actions.new(f"{shot}_camera_lens"), shot)
+    key_channels(data, lens_action, "lens", frames, lens.lens)
+    for name, values in (("shift_x", lens.shift_x), ("shift_y", lens.shift_y)):
+        if np.ptp(values) > 1e-9:
+            key_channels(data, lens_action, name, frames, values)
+        else:
+            setattr(data, name, float(values[0]))
+    warnings = [] if lens.constant_pixel_aspect else [_pixel_aspect_warning(bundle, lens)]
+    return camera, warnings
+
+
+def set_scene_from_plate(scene: bpy.types.Scene, bundle: Bundle, camera: bpy.types.Object) -> None:
+    """Frame rate, frame range, render size and pixel aspect from the plate; make it active."""
+    fps = bundle.fps
+    scene.render.fps = max(1, round(fps))
+    scene.render.fps_base = scene.render.fps / fps
+    scene.frame_start = int(bundle.frames[0])
+    scene.frame_end = int(bundle.frames[-1])
+    scene.render.resolution_x = bundle.plate_width
+    scene.render.resolution_y = bundle.plate_height
+    scene.render.resolution_percentage = 100
+    lens = camera_math.intrinsics_to_lens(
+        bundle.intrinsics, bundle.plate_width, bundle.plate_height
+    )
+    ratio = float(np.median(lens.pixel_aspect_y / lens.pixel_aspect_x))
+    scene.render.pixel_aspect_x = 1.0 if ratio >= 1.0 else 1.0 / ratio
+    scene.render.pixel_aspect_y = ratio if ratio >= 1.0 else 1.0
+    scene.camera = camera
+    scene.frame_set(int(bundle.frames[0]))
+
+
+def attach_plate(bundle: Bundle, camera: bpy.types.Object) -> bpy.types.MovieClip | None:
+    """Show the source footage behind the camera; plate frame N lands on scene frame N.
+
+    Returns None when the footage is not on this machine any more (the import still works).
+    """
+    found = plate_file(bundle)
+    if found is None:
+        return None
+    path, first_number = found
+    clip = tag(bpy.data.movieclips.load(str(path), check_existing=False), bundle.shot_name)
+    # A clip shows its loaded file (or a video's first frame) at scene frame ``frame_start``.
+    clip.frame_start = first_number
+    background = camera.data.background_images.new()
+    background.source = "MOVIE_CLIP"
+    background.clip = clip
+    background.clip_user.use_render_undistorted = False
+    camera.data.show_background_images = True
+    return clip
+
+
+def plate_file(bundle: Bundle) -> tuple[Path, int] | None:
+    """The footage file to load and the plate frame number it starts at, if it exists.
+
+    Sequences may be given as a folder, a ``#`` or printf pattern, a glob or one file; videos
+    start at ``source.frame_start`` (the backend's first video frame number, default 1).
+    """
+    source = bundle.manifest.get("source", {})
+    text = str(source.get("path", ""))
+    first = int(bundle.frames[0])
+    if source.get("kind") == "video":
+        path = Path(text)
+        return (path, int(source.get("frame_start", 1))) if path.is_file() else None
+    candidates = _sequence_candidates(text, first)
+    for candidate in candidates:
+        number = _frame_number(candidate)
+        if candidate.is_file() and number is not None:
+            return candidate, number
+    return None
+
+
+def _sequence_candidates(text: str, first: int) -> list[Path]:
+    path = Path(text)
+    if "#" in path.name:
+        name = re.sub(r"#+", lambda run: f"{first:0{len(run.group())}d}", path.name)
+        return [path.with_name(name)]
+    if re.search(r"%0?\d*d", path.name):
+        return [path.with_name(path.name % first)]
+    if path.is_dir():
+        files = sorted(p for p in path.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
+    elif any(mark in path.name for mark in "*?["):
+        files = sorted(path.parent.glob(path.name))
+    else:
+        files = [path]
+    return sorted(files, key=lambda p: _frame_number(p) != first)
+
+
+def _frame_number(path: Path) -> int | None:
+    match = re.search(r"(\d+)(?!.*\d)", path.stem)
+    return int(match.group(1)) if match else None
+
+
+def _pixel_aspect_warning(bundle: Bundle, lens: camera_math.BlenderLens) -> str:
+    ratio = lens.pixel_aspect_y / lens.pixel_aspect_x
+    error = np.abs(ratio / np.median(ratio) - 1.0).max() * bundle.plate_height / 2.0
+    return (
+        f"fx/fy changes between frames; one pixel aspect is used, so vertical placement "
+        f"may be off by up to {error:.2f} px at the plate edge"
+    )

@@ -1,0 +1,71 @@
+"""The import operator (also in File > Import): thin, reports counts or the bundle's problem."""
+
+from __future__ import annotations
+
+import logging
+
+import bpy
+from bpy.props import BoolProperty, FloatProperty, IntProperty, StringProperty
+from bpy_extras.io_utils import ImportHelper
+
+logger = logging.getLogger(__name__)
+
+
+class VGGT4D_OT_import_bundle(bpy.types.Operator, ImportHelper):
+    """Import a VGGT4D result bundle: keyed camera, point clouds, masks and a matte"""
+
+    bl_idname = "vggt4d.import_bundle"
+    bl_label = "Import VGGT4D Bundle"
+    bl_options = {"REGISTER", "UNDO", "PRESET"}  # noqa: RUF012 (Blender reads a plain set)
+
+    filename_ext = ".json"
+    filter_glob: StringProperty(default="manifest.json", options={"HIDDEN"})
+    confidence_threshold: FloatProperty(
+        name="Confidence Threshold",
+        description="Skip static points whose confidence is below this value",
+        default=0.0,
+        min=0.0,
+    )
+    point_budget: IntProperty(
+        name="Point Budget",
+        description="Keep at most this many static points, the most confident first (0: all)",
+        default=0,
+        min=0,
+    )
+    import_static: BoolProperty(name="Static Cloud", default=True)
+    import_dynamic: BoolProperty(name="Moving Points", default=True)
+    import_masks: BoolProperty(name="Masks and Matte", default=True)
+    plate_background: BoolProperty(name="Plate as Camera Background", default=True)
+    set_scene: BoolProperty(
+        name="Set Scene",
+        description="Frame rate, frame range, render size and active camera from the plate",
+        default=True,
+    )
+
+    def execute(self, context: bpy.types.Context) -> set[str]:
+        from ..bundle import BundleError
+        from .shot import ImportSettings, import_bundle
+
+        settings = ImportSettings(
+            confidence_threshold=self.confidence_threshold,
+            point_budget=self.point_budget,
+            import_static=self.import_static,
+            import_dynamic=self.import_dynamic,
+            import_masks=self.import_masks,
+            plate_background=self.plate_background,
+            set_scene=self.set_scene,
+        )
+        try:
+            result = import_bundle(context, self.filepath, settings)
+        except (BundleError, OSError) as error:
+            logger.exception("VGGT4D import of %s failed", self.filepath)
+            self.report({"ERROR"}, f"Cannot import {self.filepath}: {error}")
+            return {"CANCELLED"}
+        for warning in result.warnings:
+            self.report({"WARNING"}, warning)
+        self.report({"INFO"}, result.summary())
+        return {"FINISHED"}
+
+
+def menu_import(self, context: bpy.types.Context) -> None:
+    self.layout.operator(VGGT4D_OT_import_bundle.bl_idname, text="VGGT4D Bundle (manifest.json)")
