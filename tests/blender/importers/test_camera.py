@@ -2,9 +2,9 @@
 
 import numpy as np
 import pytest
-from vggt4d.io.bundle import read_bundle
 
 from tests.blender.importers.conftest import project_with_blender, project_with_bundle
+from vggt4d.io.bundle import read_bundle
 from vggt4d_blender.importers import camera_math
 from vggt4d_blender.importers.shot import ImportSettings, import_bundle
 
@@ -32,7 +32,7 @@ def test_projection_matches_bundle_at_every_frame(factory_blender, bundle_dir, n
     assert result.warnings == ["the source footage was not found; no plate background"]
     scene, camera = bpy.context.scene, bpy.data.objects[result.camera]
     rng = np.random.default_rng(3)
-    points = rng.uniform(-0.8, 0.8, (30, 3)) + [0, 0, 4.0]
+    points = rng.uniform(-0.8, 0.8, (30, 3)) + np.array([0, 0, 4.0])
     for index, frame in enumerate(data.frames):
         scene.frame_set(frame)
         expected = project_with_bundle(data.extrinsics[index], data.intrinsics[index], points)
