@@ -28,6 +28,7 @@ def make_bundle_data(
     static_count: int = 500,
     dynamic_per_frame: int = 40,
     seed: int = 0,
+    source_path: str = "/plates/shot.####.png",
 ) -> BundleData:
     """A camera orbiting slightly around points in front of it; masks mark a moving square."""
     frames = frames if frames is not None else [1, 2, 3, 4]
@@ -60,7 +61,7 @@ def make_bundle_data(
     dynamic = rng.uniform(-0.3, 0.3, (count * dynamic_per_frame, 3)) + np.array([0, 0, 3])
     dynamic = dynamic.astype(np.float32)
     return BundleData(
-        source={"path": "/plates/shot.####.png", "kind": "image_sequence"},
+        source={"path": source_path, "kind": "image_sequence"},
         plate_width=width,
         plate_height=height,
         fps=24.0,

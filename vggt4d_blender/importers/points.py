@@ -112,7 +112,8 @@ def _point_material(shot: str) -> bpy.types.Material:
     if existing is not None and existing.get("vggt4d_shot") == shot:
         return existing
     material = tag(bpy.data.materials.new(name), shot)
-    material.use_nodes = True
+    if material.node_tree is None:  # Blender before 5.0 makes the tree on request
+        material.use_nodes = True
     nodes, links = material.node_tree.nodes, material.node_tree.links
     nodes.clear()
     attribute = nodes.new("ShaderNodeAttribute")

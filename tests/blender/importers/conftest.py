@@ -18,6 +18,18 @@ def bundle_dir(tmp_path_factory):
     return make
 
 
+def write_plate(folder, frames: list[int], width: int, height: int):
+    """A PNG plate sequence ``plate.####.png`` whose red channel is 60 * (frame - 1000)."""
+    from PIL import Image
+
+    folder.mkdir(parents=True, exist_ok=True)
+    for frame in frames:
+        pixels = np.zeros((height, width, 3), np.uint8)
+        pixels[..., 0] = (frame - 1000) * 60
+        Image.fromarray(pixels).save(folder / f"plate.{frame:04d}.png")
+    return folder / "plate.####.png"
+
+
 def project_with_blender(scene, camera, points_world: np.ndarray) -> np.ndarray:
     """Plate pixels [N, 2] of Blender-world points, through Blender's own camera view frame."""
     from bpy_extras.object_utils import world_to_camera_view
