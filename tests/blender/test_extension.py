@@ -1,0 +1,90 @@
+"""The built extension zip installs into a user repository, enables, registers and disables."""
+
+import subprocess
+import sys
+import tomllib
+import zipfile
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+PANELS = [
+    f"{space}_PT_vggt4d{suffix}"
+    for space in ("VIEW3D", "CLIP")
+    for suffix in ("", "_footage", "_quality", "_masks")
+]
+OPERATORS = ["reconstruct", "cancel", "rerun_with_masks", "setup_backend", "check_backend"]
+
+
+@pytest.fixture(scope="module")
+def built_zip(tmp_path_factory) -> Path:
+    output = tmp_path_factory.mktemp("dist")
+    subprocess.run(
+        [sys.executable, str(REPO / "build.py"), "--output-dir", str(output)],
+        check=True,
+        capture_output=True,
+        text=True,
+    )
+    version = tomllib.loads((REPO / "blender_manifest.toml").read_text())["version"]
+    return output / f"vggt4d_blender-{version}.zip"
+
+
+def test_build_writes_a_validated_zip_with_the_backend_wheel(built_zip):
+    assert built_zip.is_file()
+    with zipfile.ZipFile(built_zip) as archive:
+        names = set(archive.namelist())
+    assert {"blender_manifest.toml", "__init__.py", "jobs/backend_client.py"} <= names
+    assert {f"icons/{name}.png" for name in ("vggt4d", "reconstruct", "cancel", "masks")} <= names
+    assert "backend_wheels/vggt4d-0.1.0-py3-none-any.whl" in names
+    assert not any("__pycache__" in name for name in names)
+
+
+def test_installed_zip_enables_registers_and_disables_cleanly(built_zip, factory_blender, tmp_path):
+    import addon_utils
+
+    bpy = factory_blender
+    repo = bpy.context.preferences.extensions.repos.new(
+        name="VGGT4D test", module="vggt4d_test", custom_directory=str(tmp_path), source="USER"
+    )
+    try:
+        result = bpy.ops.extensions.package_install_files(
+            repo="vggt4d_test", filepath=str(built_zip), enable_on_install=True
+        )
+        assert result == {"FINISHED"}
+        module = "bl_ext.vggt4d_test.vggt4d_blender"
+        assert (tmp_path / "vggt4d_blender" / "backend_wheels").is_dir()
+        assert module in bpy.context.preferences.addons
+        for panel in PANELS:
+            assert hasattr(bpy.types, panel), panel
+        for operator in OPERATORS:
+            assert hasattr(bpy.ops.vggt4d, operator), operator
+        assert bpy.context.scene.vggt4d.status_state == "idle"
+        preferences = bpy.context.preferences.addons[module].preferences
+        assert preferences.weights_source == "facebook/VGGT-1B"
+        icons = sys.modules[f"{module}.ui.icons"]
+        assert icons.icons_dir() == tmp_path / "vggt4d_blender" / "icons"
+        assert sorted(icons._previews.keys()) == sorted(icons.ICON_NAMES)
+        assert icons._previews["masks"].image_size[:] == (64, 64)
+
+        addon_utils.disable(module, default_set=True, handle_error=_raise)
+        assert not hasattr(bpy.types.Scene, "vggt4d")
+        assert not any(hasattr(bpy.types, panel) for panel in PANELS)
+        assert icons._previews is None
+    finally:
+        bpy.context.preferences.extensions.repos.remove(repo)
+
+
+def test_dev_checkout_enables_with_icons_beside_the_package(addon):
+    import bpy
+
+    icons = sys.modules[f"{addon}.ui.icons"]
+    assert icons.icons_dir() == REPO / "icons"
+    assert len(icons._previews) == len(icons.ICON_NAMES)
+    assert bpy.ops.vggt4d.reconstruct.poll()
+    assert not bpy.ops.vggt4d.cancel.poll()  # nothing running
+    assert not bpy.ops.vggt4d.rerun_with_masks.poll()  # no bundle yet
+
+
+def _raise(error: BaseException) -> None:
+    raise error

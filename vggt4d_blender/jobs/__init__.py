@@ -1,0 +1,25 @@
+"""Backend jobs: the protocol client, the reconstruct modal operator, backend setup and the
+artist-mask round trip. Operator modules are imported in ``register`` only, so the bpy-free
+modules (backend_client, job, environment, setup_steps, mask_raster, png) import without bpy."""
+
+from __future__ import annotations
+
+
+def _classes() -> tuple[type, ...]:
+    from . import backend_setup, reconstruct
+
+    return (*reconstruct.classes, *backend_setup.classes)
+
+
+def register() -> None:
+    import bpy
+
+    for cls in _classes():
+        bpy.utils.register_class(cls)
+
+
+def unregister() -> None:
+    import bpy
+
+    for cls in reversed(_classes()):
+        bpy.utils.unregister_class(cls)

@@ -1,0 +1,111 @@
+"""One reconstruct job as a small state machine fed by protocol events (bpy-free).
+
+``tick`` does bounded work (at most ``max_events`` events, about ``budget_s`` seconds), so a
+Blender timer can call it without ever freezing the UI.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+from .backend_client import EXIT_EVENT, BackendClient, BackendError
+
+FINISHED_STATES = frozenset({"done", "failed", "cancelled"})
+
+
+@dataclass
+class JobStatus:
+    """What the panel shows: ``state`` is idle/running/cancelling/done/failed/cancelled."""
+
+    state: str = "idle"
+    stage: str = ""
+    fraction: float = 0.0
+    message: str = ""
+    bundle: str | None = None
+    error_code: str | None = None
+    warnings: list[str] = field(default_factory=list)
+
+    @property
+    def finished(self) -> bool:
+        return self.state in FINISHED_STATES
+
+
+class ReconstructJob:
+    """Send one ``reconstruct`` request and follow its events until result, error or cancel."""
+
+    def __init__(self, client: BackendClient, request: Mapping[str, object]) -> None:
+        self.client = client
+        self.request = dict(request)
+        self.request_id = ""
+        self.status = JobStatus()
+
+    def start(self) -> None:
+        """Spawn the backend and send the request; raises BackendError if it cannot start."""
+        self.client.start()
+        self.request_id = self.client.new_id()
+        self.status = JobStatus(state="running", stage="starting", message="Starting the backend")
+        try:
+            self.client.send({**self.request, "type": "reconstruct", "id": self.request_id})
+        except BackendError:
+            if self.client.running:
+                raise
+            # It died at start-up: the exit event brings its last log line as the reason.
+
+    def cancel(self) -> None:
+        """Ask the backend to stop at its next chunk or stage boundary."""
+        if self.status.finished or self.status.state == "cancelling":
+            return
+        self.status.state = "cancelling"
+        self.status.message = "Cancelling..."
+        try:
+            self.client.send({"type": "cancel", "id": self.request_id})
+        except BackendError as error:
+            self._fail(str(error), error.code)
+
+    def tick(self, max_events: int = 50, budget_s: float = 0.02) -> JobStatus:
+        """Apply the queued events; closes the backend once the job has finished."""
+        for event in self.client.poll(max_events=max_events, budget_s=budget_s):
+            if self.status.finished:
+                break
+            self._apply(event)
+        if self.status.finished and self.client.running:
+            self.client.close()
+        return self.status
+
+    def close(self) -> None:
+        """Stop the backend whatever state the job is in (operator exit, add-on disable)."""
+        self.client.close()
+
+    def _apply(self, event: Mapping[str, object]) -> None:
+        kind = event.get("type")
+        if event.get("id") not in (None, self.request_id):
+            return
+        if kind == "progress":
+            self.status.stage = str(event.get("stage", self.status.stage))
+            self.status.fraction = min(1.0, max(0.0, float(event.get("fraction", 0.0))))
+            self.status.message = str(event.get("message") or self.status.stage)
+        elif kind == "warning":
+            self.status.warnings.append(str(event.get("message", "")))
+        elif kind == "result":
+            self.status.state = "done"
+            self.status.fraction = 1.0
+            self.status.bundle = str(event["bundle"])
+            self.status.message = "Reconstruction finished"
+        elif kind == "error":
+            self._fail(str(event.get("message", "Backend error")), str(event.get("code", "error")))
+        elif kind == "cancelled":
+            self.status.state = "cancelled"
+            self.status.message = "Cancelled"
+        elif kind == EXIT_EVENT:
+            tail = str(event.get("stderr_tail", "")).strip().splitlines()
+            reason = tail[-1] if tail else "no output"
+            self._fail(
+                f"The backend stopped unexpectedly (exit code {event.get('returncode')}): {reason}",
+                "backend_died",
+            )
+
+    def _fail(self, message: str, code: str) -> None:
+        self.status.state = "failed"
+        self.status.message = message
+        self.status.error_code = code

@@ -1,0 +1,191 @@
+"""Reconstruct, Cancel and "Re-run with my masks": the modal operator and its buttons.
+
+The operator owns only the timer, Esc, the window manager's progress and the status bar;
+``JobRunner`` does the per-tick work (see runner.py).
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from pathlib import Path
+
+import bpy
+from bpy.props import StringProperty
+
+from .backend_client import BackendError
+from .runner import JobRunner
+
+log = logging.getLogger(__name__)
+RUNNING_STATES = frozenset({"running", "cancelling"})
+TIMER_INTERVAL_S = 0.1
+
+
+def _tag_redraw(context: bpy.types.Context) -> None:
+    screen = context.screen
+    if screen is None:
+        return
+    for area in screen.areas:
+        if area.type in {"VIEW_3D", "CLIP_EDITOR"}:
+            area.tag_redraw()
+
+
+class VGGT4D_OT_reconstruct(bpy.types.Operator):
+    """Reconstruct cameras, depth, points and dynamic masks from the footage (Esc cancels)"""
+
+    bl_idname = "vggt4d.reconstruct"
+    bl_label = "Reconstruct"
+
+    masks_dir: StringProperty(
+        name="Artist Masks", subtype="DIR_PATH", options={"HIDDEN", "SKIP_SAVE"}
+    )
+
+    _runner: JobRunner | None = None
+    _timer: bpy.types.Timer | None = None
+
+    @classmethod
+    def poll(cls, context: bpy.types.Context) -> bool:
+        scene = context.scene
+        return scene is not None and scene.vggt4d.status_state not in RUNNING_STATES
+
+    def invoke(self, context: bpy.types.Context, event: bpy.types.Event) -> set[str]:
+        runner = self._start(context)
+        if runner is None:
+            return {"CANCELLED"}
+        self._runner = runner
+        window_manager = context.window_manager
+        self._timer = window_manager.event_timer_add(TIMER_INTERVAL_S, window=context.window)
+        window_manager.modal_handler_add(self)
+        window_manager.progress_begin(0, 100)
+        return {"RUNNING_MODAL"}
+
+    def execute(self, context: bpy.types.Context) -> set[str]:
+        """Blocking run for background mode and scripts, where no event loop drives a timer."""
+        runner = self._start(context)
+        if runner is None:
+            return {"CANCELLED"}
+        try:
+            while not runner.tick(context):
+                time.sleep(TIMER_INTERVAL_S)
+        finally:
+            runner.close()
+        self._report_all(runner)
+        return {"FINISHED"} if runner.status.state == "done" else {"CANCELLED"}
+
+    def modal(self, context: bpy.types.Context, event: bpy.types.Event) -> set[str]:
+        runner = self._runner
+        if event.type == "ESC" and event.value == "PRESS":
+            runner.cancel()
+            return {"RUNNING_MODAL"}
+        if event.type != "TIMER" or event.timer is not self._timer:
+            return {"PASS_THROUGH"}
+        finished = runner.tick(context)
+        status = runner.status
+        context.window_manager.progress_update(int(status.fraction * 100))
+        if context.workspace is not None:
+            context.workspace.status_text_set(
+                f"VGGT4D: {status.stage} {status.fraction:.0%} - {status.message} (Esc to cancel)"
+            )
+        self._report_all(runner)
+        _tag_redraw(context)
+        if not finished:
+            return {"PASS_THROUGH"}
+        self._end(context)
+        return {"FINISHED"} if status.state == "done" else {"CANCELLED"}
+
+    def cancel(self, context: bpy.types.Context) -> None:
+        """Blender ends the operator (file load, quit): stop the backend too."""
+        if self._runner is not None:
+            self._runner.close()
+        self._end(context)
+
+    def _start(self, context: bpy.types.Context) -> JobRunner | None:
+        masks_dir = Path(self.masks_dir) if self.masks_dir else None
+        try:
+            runner = JobRunner.for_context(context, masks_dir)
+            runner.start()
+        except BackendError as error:
+            log.exception("Could not start the reconstruction")
+            context.scene.vggt4d.status_state = "failed"
+            context.scene.vggt4d.status_message = str(error)
+            self.report({"ERROR"}, str(error))
+            return None
+        return runner
+
+    def _report_all(self, runner: JobRunner) -> None:
+        for level, message in runner.take_reports():
+            self.report({level}, message)
+
+    def _end(self, context: bpy.types.Context) -> None:
+        window_manager = context.window_manager
+        if self._timer is not None:
+            window_manager.event_timer_remove(self._timer)
+            self._timer = None
+        window_manager.progress_end()
+        if context.workspace is not None:
+            context.workspace.status_text_set(None)
+        _tag_redraw(context)
+
+
+class VGGT4D_OT_cancel(bpy.types.Operator):
+    """Stop the running reconstruction at its next stage boundary"""
+
+    bl_idname = "vggt4d.cancel"
+    bl_label = "Cancel"
+
+    @classmethod
+    def poll(cls, context: bpy.types.Context) -> bool:
+        scene = context.scene
+        return scene is not None and scene.vggt4d.status_state == "running"
+
+    def execute(self, context: bpy.types.Context) -> set[str]:
+        context.scene.vggt4d.cancel_requested = True
+        return {"FINISHED"}
+
+
+class VGGT4D_OT_rerun_with_masks(bpy.types.Operator):
+    """Write the edited mask images and/or the Mask datablock as per-frame PNGs and reconstruct
+    again with them as artist masks"""
+
+    bl_idname = "vggt4d.rerun_with_masks"
+    bl_label = "Re-run with My Masks"
+
+    @classmethod
+    def poll(cls, context: bpy.types.Context) -> bool:
+        scene = context.scene
+        if scene is None:
+            return False
+        settings = scene.vggt4d
+        has_masks = settings.artist_mask_image is not None or settings.artist_mask is not None
+        return (
+            bool(settings.bundle_path) and has_masks and settings.status_state not in RUNNING_STATES
+        )
+
+    def invoke(self, context: bpy.types.Context, event: bpy.types.Event) -> set[str]:
+        folder = self._write_masks(context)
+        if folder is None:
+            return {"CANCELLED"}
+        return bpy.ops.vggt4d.reconstruct("INVOKE_DEFAULT", masks_dir=str(folder))
+
+    def execute(self, context: bpy.types.Context) -> set[str]:
+        """Blocking, like Reconstruct's execute: for background mode and scripts."""
+        folder = self._write_masks(context)
+        if folder is None:
+            return {"CANCELLED"}
+        return bpy.ops.vggt4d.reconstruct("EXEC_DEFAULT", masks_dir=str(folder))
+
+    def _write_masks(self, context: bpy.types.Context) -> Path | None:
+        from ..bundle import BundleError
+        from .artist_masks import ArtistMaskError, export_artist_masks
+
+        try:
+            folder, count = export_artist_masks(context, context.scene.vggt4d)
+        except (ArtistMaskError, BundleError, OSError) as error:
+            log.exception("Could not write the artist masks")
+            self.report({"ERROR"}, str(error))
+            return None
+        self.report({"INFO"}, f"Wrote {count} artist masks to {folder}")
+        return folder
+
+
+classes = (VGGT4D_OT_reconstruct, VGGT4D_OT_cancel, VGGT4D_OT_rerun_with_masks)

@@ -1,0 +1,131 @@
+"""The per-tick work of a reconstruct run, on the Blender side.
+
+The modal operator only owns the timer and the window manager's progress; everything else
+(start the backend, apply events to ``scene.vggt4d``, import the bundle at the end) is here so
+that a headless test can call ``tick`` in a loop exactly as the timer does.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import bpy
+
+from ..preferences import backend_python, cache_dir, get_preferences
+from ..properties import footage_path
+from .backend_client import BackendClient, BackendError
+from .environment import backend_environment, shot_name
+from .job import JobStatus, ReconstructJob
+
+log = logging.getLogger(__name__)
+
+
+def reconstruct_request(context: bpy.types.Context, masks_dir: Path | None = None) -> dict:
+    """The ``reconstruct`` request for the scene's settings (docs/protocol.md)."""
+    settings = context.scene.vggt4d
+    preferences = get_preferences(context)
+    footage = footage_path(settings)
+    if not footage:
+        raise BackendError("Choose the footage to reconstruct first.", code="bad_input")
+    bundle = cache_dir(preferences) / f"{shot_name(footage)}.vggt4d"
+    frames = None
+    if settings.use_frame_range or settings.frame_stride > 1:
+        start = settings.frame_start if settings.use_frame_range else ""
+        end = settings.frame_end if settings.use_frame_range else ""
+        frames = f"{start}:{end}:{settings.frame_stride}"
+    options = {
+        "frames": frames,
+        "max_frames": settings.max_frames or None,
+        "weights": preferences.weights_source,
+        "device": preferences.device,
+        "masks_dir": str(masks_dir) if masks_dir is not None else None,
+        "confidence_percentile": settings.confidence_percentile,
+        "point_budget": settings.point_budget,
+        "reconstruct": {"refine": settings.refine},
+    }
+    return {"input": footage, "output": str(bundle), "options": options}
+
+
+class JobRunner:
+    """Drive one job: ``start`` once, then ``tick`` until it returns True."""
+
+    def __init__(self, scene: bpy.types.Scene, job: ReconstructJob) -> None:
+        self.scene = scene
+        self.job = job
+        self.reports: list[tuple[str, str]] = []
+        self.imported: object | None = None  # the importer's ImportResult once imported
+
+    @classmethod
+    def for_context(cls, context: bpy.types.Context, masks_dir: Path | None = None) -> JobRunner:
+        preferences = get_preferences(context)
+        client = BackendClient(
+            backend_python(preferences), env=backend_environment(bpy.app.online_access)
+        )
+        return cls(context.scene, ReconstructJob(client, reconstruct_request(context, masks_dir)))
+
+    @property
+    def status(self) -> JobStatus:
+        return self.job.status
+
+    def start(self) -> None:
+        """Spawn the backend and send the request; raises BackendError."""
+        settings = self.scene.vggt4d
+        settings.cancel_requested = False
+        self.job.start()
+        self._write_status()
+        settings.bundle_path = ""
+
+    def cancel(self) -> None:
+        self.job.cancel()
+        self._write_status()
+
+    def tick(self, context: bpy.types.Context) -> bool:
+        """Bounded work for one timer tick; True once the job has finished (imported or not)."""
+        settings = self.scene.vggt4d
+        if settings.cancel_requested:
+            settings.cancel_requested = False
+            self.job.cancel()
+        status = self.job.tick()
+        self._write_status()
+        if not status.finished:
+            return False
+        self.reports.extend(("WARNING", warning) for warning in status.warnings)
+        if status.state == "done":
+            settings.bundle_path = status.bundle or ""
+            self._import(context, status.bundle or "")
+        elif status.state == "failed":
+            self.reports.append(("ERROR", status.message))
+        else:
+            self.reports.append(("WARNING", "Reconstruction cancelled"))
+        return True
+
+    def take_reports(self) -> list[tuple[str, str]]:
+        reports, self.reports = self.reports, []
+        return reports
+
+    def close(self) -> None:
+        self.job.close()
+
+    def _write_status(self) -> None:
+        settings = self.scene.vggt4d
+        status = self.job.status
+        settings.status_state = status.state
+        settings.status_stage = status.stage
+        settings.status_progress = status.fraction
+        settings.status_message = status.message[:1024]
+
+    def _import(self, context: bpy.types.Context, bundle: str) -> None:
+        """Import with the importer's defaults: the backend already filtered the points."""
+        from ..bundle import BundleError
+        from ..importers import import_bundle  # heavy: only once a bundle exists
+
+        try:
+            result = import_bundle(context, bundle)
+        except (BundleError, OSError) as error:
+            log.exception("Importing %s failed", bundle)
+            self.reports.append(("ERROR", f"Bundle written to {bundle} but import failed: {error}"))
+            return
+        self.imported = result
+        self.reports.extend(("WARNING", warning) for warning in result.warnings)
+        self.reports.append(("INFO", result.summary()))

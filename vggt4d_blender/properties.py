@@ -1,0 +1,109 @@
+"""The add-on's settings: one PropertyGroup behind ``scene.vggt4d``.
+
+Backend setup/check status is not per scene, so it lives on ``window_manager.vggt4d_backend``.
+"""
+
+from __future__ import annotations
+
+import bpy
+from bpy.props import (
+    BoolProperty,
+    EnumProperty,
+    FloatProperty,
+    IntProperty,
+    PointerProperty,
+    StringProperty,
+)
+
+FOOTAGE_KINDS = (
+    ("FILE", "Video File", "A video file (mp4, mov, ...)"),
+    ("SEQUENCE", "Image Sequence", "One image of a numbered sequence, or its folder"),
+    ("CLIP", "Movie Clip", "A Movie Clip already loaded in this file"),
+)
+
+
+class VGGT4D_PG_settings(bpy.types.PropertyGroup):
+    """Footage, quality options, artist masks and the last run's status."""
+
+    footage_kind: EnumProperty(name="Footage", items=FOOTAGE_KINDS, default="FILE")
+    footage_path: StringProperty(name="Video", subtype="FILE_PATH")
+    sequence_path: StringProperty(name="Sequence", subtype="FILE_PATH")
+    clip: PointerProperty(name="Clip", type=bpy.types.MovieClip)
+
+    use_frame_range: BoolProperty(name="Frame Range", description="Limit the frames read")
+    frame_start: IntProperty(name="Start", default=1, min=0)
+    frame_end: IntProperty(name="End", default=100, min=0)
+    frame_stride: IntProperty(name="Stride", default=1, min=1, description="Use every Nth frame")
+    max_frames: IntProperty(
+        name="Max Frames", default=32, min=0, description="At most this many frames (0: all)"
+    )
+
+    refine: BoolProperty(
+        name="Refine Masks", default=True, description="Run the VGGT4D mask refinement stage"
+    )
+    confidence_percentile: FloatProperty(
+        name="Drop Low Confidence",
+        default=25.0,
+        min=0.0,
+        max=99.0,
+        subtype="PERCENTAGE",
+        description="Drop this share of the static points, least confident first",
+    )
+    point_budget: IntProperty(
+        name="Point Budget",
+        default=1_000_000,
+        min=1000,
+        description="At most this many static points in the imported cloud",
+    )
+
+    artist_mask_image: PointerProperty(
+        name="Mask Images",
+        type=bpy.types.Image,
+        description="Mask image sequence (e.g. the imported refined masks, edited and saved)",
+    )
+    artist_mask: PointerProperty(
+        name="Mask",
+        type=bpy.types.Mask,
+        description="A Mask datablock rasterised per frame at plate resolution",
+    )
+
+    status_state: StringProperty(name="State", default="idle")
+    status_stage: StringProperty(name="Stage")
+    status_progress: FloatProperty(name="Progress", subtype="FACTOR", min=0.0, max=1.0)
+    status_message: StringProperty(name="Message")
+    bundle_path: StringProperty(name="Bundle", subtype="DIR_PATH")
+    cancel_requested: BoolProperty(name="Cancel Requested")
+
+
+class VGGT4D_PG_backend_status(bpy.types.PropertyGroup):
+    """Backend setup and check results, per session (lives on the window manager)."""
+
+    busy: BoolProperty(name="Busy")
+    progress: FloatProperty(name="Progress", subtype="FACTOR", min=0.0, max=1.0)
+    report: StringProperty(name="Report")
+
+
+def footage_path(settings: VGGT4D_PG_settings) -> str:
+    """The absolute footage path the backend should read, or '' when none is set."""
+    if settings.footage_kind == "CLIP":
+        clip = settings.clip
+        return bpy.path.abspath(clip.filepath, library=clip.library) if clip else ""
+    raw = settings.footage_path if settings.footage_kind == "FILE" else settings.sequence_path
+    return bpy.path.abspath(raw) if raw else ""
+
+
+_classes = (VGGT4D_PG_settings, VGGT4D_PG_backend_status)
+
+
+def register() -> None:
+    for cls in _classes:
+        bpy.utils.register_class(cls)
+    bpy.types.Scene.vggt4d = PointerProperty(type=VGGT4D_PG_settings)
+    bpy.types.WindowManager.vggt4d_backend = PointerProperty(type=VGGT4D_PG_backend_status)
+
+
+def unregister() -> None:
+    del bpy.types.WindowManager.vggt4d_backend
+    del bpy.types.Scene.vggt4d
+    for cls in reversed(_classes):
+        bpy.utils.unregister_class(cls)
