@@ -56,10 +56,15 @@ class VGGT4D_PG_settings(bpy.types.PropertyGroup):
         description="At most this many static points in the imported cloud",
     )
 
+    artist_mask_clip: PointerProperty(
+        name="Mask Clip",
+        type=bpy.types.MovieClip,
+        description="Image-sequence clip of masks (e.g. the imported refined masks, edited)",
+    )
     artist_mask_image: PointerProperty(
         name="Mask Images",
         type=bpy.types.Image,
-        description="Mask image sequence (e.g. the imported refined masks, edited and saved)",
+        description="A painted mask image sequence, or one image used for every frame",
     )
     artist_mask: PointerProperty(
         name="Mask",

@@ -1,8 +1,9 @@
 """Turn the artist's masks into per-frame PNGs for "Re-run with my masks".
 
-Two sources, united per frame: an edited mask image (an image sequence such as the imported
-``masks/refined``, read frame by frame from disk; or a single image used for every frame,
-read from memory so unsaved paint counts) and a Mask datablock, evaluated by Blender at each
+Three sources, united per frame: a mask clip (an image-sequence MovieClip such as the
+imported refined masks, whose files the artist edited), mask images (an image sequence read
+frame by frame from disk, or a single image used for every frame, read from memory so unsaved
+paint counts) and a Mask datablock, evaluated by Blender at each
 plate frame (scene frame = plate frame number) and rasterised with numpy. The PNGs go into a
 new folder beside the bundle: ``mask.NNNNNN.png``, plate resolution, 0/255, one per bundle
 frame, which is what the backend's ``masks`` option reads.
@@ -32,8 +33,9 @@ def export_artist_masks(
     context: bpy.types.Context, settings: bpy.types.PropertyGroup
 ) -> tuple[Path, int]:
     """Write one PNG per frame of the last bundle; returns (folder, number of masks written)."""
-    if settings.artist_mask_image is None and settings.artist_mask is None:
-        raise ArtistMaskError("Choose mask images or a Mask datablock first.")
+    sources = (settings.artist_mask_clip, settings.artist_mask_image, settings.artist_mask)
+    if all(source is None for source in sources):
+        raise ArtistMaskError("Choose a mask clip, mask images or a Mask datablock first.")
     bundle = Path(settings.bundle_path)
     manifest = validate_bundle(bundle)
     frames = [int(frame) for frame in manifest["frames"]]
@@ -46,6 +48,8 @@ def export_artist_masks(
     try:
         for frame in frames:
             mask = np.zeros((height, width), dtype=bool)
+            if settings.artist_mask_clip is not None:
+                mask |= clip_mask(settings.artist_mask_clip, frame, width, height)
             if settings.artist_mask_image is not None:
                 mask |= image_mask(settings.artist_mask_image, frame, width, height)
             if settings.artist_mask is not None:
@@ -65,6 +69,19 @@ def image_mask(image: bpy.types.Image, frame: int, width: int, height: int) -> n
             f"'{image.name}' has unsaved paint: save the painted frame (Image > Save) first."
         )
     path = sequence_frame_path(bpy.path.abspath(image.filepath, library=image.library), frame)
+    return _file_mask(path, width, height)
+
+
+def clip_mask(clip: bpy.types.MovieClip, frame: int, width: int, height: int) -> np.ndarray:
+    """bool [height, width] from an image-sequence clip (e.g. the imported refined masks)."""
+    if clip.source != "SEQUENCE":
+        raise ArtistMaskError(f"'{clip.name}' is a movie: mask clips must be image sequences.")
+    path = sequence_frame_path(bpy.path.abspath(clip.filepath, library=clip.library), frame)
+    return _file_mask(path, width, height)
+
+
+def _file_mask(path: Path, width: int, height: int) -> np.ndarray:
+    """A frame's mask file read through Blender's image loader; empty when it is missing."""
     if not path.is_file():
         return np.zeros((height, width), dtype=bool)
     loaded = bpy.data.images.load(str(path), check_existing=False)

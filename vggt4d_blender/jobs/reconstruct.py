@@ -144,8 +144,8 @@ class VGGT4D_OT_cancel(bpy.types.Operator):
 
 
 class VGGT4D_OT_rerun_with_masks(bpy.types.Operator):
-    """Write the edited mask images and/or the Mask datablock as per-frame PNGs and reconstruct
-    again with them as artist masks"""
+    """Write the edited mask clip or images and the Mask datablock as per-frame PNGs, then
+    reconstruct again with them as artist masks"""
 
     bl_idname = "vggt4d.rerun_with_masks"
     bl_label = "Re-run with My Masks"
@@ -156,7 +156,8 @@ class VGGT4D_OT_rerun_with_masks(bpy.types.Operator):
         if scene is None:
             return False
         settings = scene.vggt4d
-        has_masks = settings.artist_mask_image is not None or settings.artist_mask is not None
+        sources = (settings.artist_mask_clip, settings.artist_mask_image, settings.artist_mask)
+        has_masks = any(source is not None for source in sources)
         return (
             bool(settings.bundle_path) and has_masks and settings.status_state not in RUNNING_STATES
         )

@@ -58,6 +58,7 @@ def _draw_run(layout: bpy.types.UILayout, settings: bpy.types.PropertyGroup) -> 
 
 
 def _draw_masks(layout: bpy.types.UILayout, settings: bpy.types.PropertyGroup) -> None:
+    layout.prop(settings, "artist_mask_clip")
     layout.prop(settings, "artist_mask_image")
     layout.prop(settings, "artist_mask")
     row = layout.row()
