@@ -1,6 +1,5 @@
 """Footage reading on real files written by OpenCV: videos, sequences, EXR, and broken input."""
 
-import os
 from pathlib import Path
 
 import cv2
@@ -149,8 +148,8 @@ def test_glob_and_folder_of_jpegs(tmp_path):
     assert by_folder.frame_numbers == [5, 7, 10]
 
 
-def test_exr_sequence_is_tone_mapped_to_srgb(tmp_path):
-    os.environ.setdefault("OPENCV_IO_ENABLE_OPENEXR", "1")  # for writing the fixture
+def test_exr_sequence_is_tone_mapped_to_srgb(tmp_path, monkeypatch):
+    monkeypatch.setenv("OPENCV_IO_ENABLE_OPENEXR", "1")  # for writing the fixture
     srgb_06 = ((0.6 + 0.055) / 1.055) ** 2.4
     linear = np.full((HEIGHT, WIDTH, 3), (0.0, srgb_06, 1.0), np.float32)  # sRGB 0, 0.6, 1
     linear[0, 0] = (4.0, -1.0, 0.25)  # over-range and negative values clip
