@@ -129,9 +129,12 @@ def _read_config(path: Path, source: str) -> dict[str, Any] | None:
     if not path.is_file():
         return None
     try:
-        return json.loads(path.read_text(encoding="utf-8"))
+        config = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError) as error:
         raise WeightsError(f"Cannot read {path} of weights {source}: {error}") from error
+    if not isinstance(config, dict):
+        raise WeightsError(f"{path} of weights {source} is not a JSON object.")
+    return config
 
 
 def _from_directory(folder: Path, source: str) -> _Checkpoint:
@@ -187,9 +190,13 @@ def _from_hub(repo_id: str) -> _Checkpoint:
             config = _read_config(config_path, repo_id) if config_path else None
             return _Checkpoint(repo_id, path, config)
     where = _hub_cache() or "the default Hugging Face cache"
-    reason = "HF_HUB_OFFLINE is set" if _hub_offline() else "the Hub could not be reached"
+    reason = (
+        "HF_HUB_OFFLINE is set"
+        if _hub_offline()
+        else "the Hub could not be reached or the repo has neither file"
+    )
     raise WeightsError(
-        f"Weights {repo_id} are not in {where} and {reason}; {_FIX} "
+        f"Weights {repo_id} ({' or '.join(HUB_FILES)}) are not in {where} and {reason}; {_FIX} "
         f"(or: huggingface-cli download {repo_id})."
     )
 
