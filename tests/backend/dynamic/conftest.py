@@ -27,3 +27,13 @@ def mask_iou(a: np.ndarray, b: np.ndarray) -> float:
     a, b = np.asarray(a, dtype=bool), np.asarray(b, dtype=bool)
     union = np.logical_or(a, b).sum()
     return 1.0 if union == 0 else float(np.logical_and(a, b).sum() / union)
+
+
+@pytest.fixture(scope="session")
+def tiny_model():
+    """The tiny 24-block VGGT of the reference case, fp32, eval mode."""
+    from vggt4d.model import VGGT
+
+    model = VGGT.from_config(CASE_DIR / "config.json")
+    model.load_checkpoint_state(load_file(CASE_DIR / "weights.safetensors"))
+    return model.eval()

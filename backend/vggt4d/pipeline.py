@@ -1,0 +1,454 @@
+"""VGGT4D end to end: one entry point, ``reconstruct``, used by the job runner, CLI and server.
+
+Stages (names used in ``progress`` and ``timings``):
+pass1 (VGGT forward, cue statistics streamed from the global blocks), cues (finish the factor
+maps), clustering (feature k-means, cluster-averaged score, multi-Otsu -> coarse masks, artist
+masks merged), pass2 (aggregator + camera head with dynamic tokens removed in the early
+blocks), refinement (per-cluster reprojection test). Order and defaults are the released
+code's (docs/vggt4d.md lists our deviations).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import asdict, dataclass, field, fields
+from typing import Any
+
+import numpy as np
+import torch
+
+from vggt4d.dynamic.clustering import (
+    FEATURE_CLUSTERS,
+    adaptive_multiotsu,
+    cluster_average,
+    cluster_features_sklearn,
+    cluster_features_torch,
+    coarse_masks,
+    upsample_scores,
+)
+from vggt4d.dynamic.cues import CueHooks, CueStatistics, default_factor_specs
+from vggt4d.dynamic.masked_pass import MASKED_BLOCKS, MaskedAttentionHooks, token_keep_mask
+from vggt4d.dynamic.refinement import RefineSettings, refine_masks, unproject_depth
+from vggt4d.errors import CancelledError, InputError, OutOfMemoryError
+from vggt4d.model import VGGT, pose_encoding_to_extri_intri
+
+STAGES = ("pass1", "cues", "clustering", "pass2", "refinement")
+
+
+@dataclass(frozen=True)
+class ReconstructOptions:
+    """Every VGGT4D option; defaults are the released values (spec §10)."""
+
+    refine: bool = True
+    refine_method: str = "residual"
+    depth_from_pass: int = 1
+    artist_mask_mode: str = "union"
+    keep_intermediates: bool = False
+    window_offsets: tuple[int, ...] = (-6, -4, -2, 2, 4, 6)
+    mean_qq_mid_layers: tuple[int, ...] = (3, 4, 5, 6, 7)
+    spread_qq_deep_layers: tuple[int, ...] = (18, 19)
+    mean_qq_deep_layers: tuple[int, ...] = (17, 18, 19, 20, 21)
+    mean_kk_shallow_layers: tuple[int, ...] = (0,)
+    spread_qk_shallow_layers: tuple[int, ...] = (0,)
+    spread_statistic: str = "std"
+    kmeans_backend: str = "sklearn"
+    feature_clusters: int = FEATURE_CLUSTERS
+    kmeans_token_budget: int = 100_000
+    otsu_classes: tuple[int, ...] = (2, 3, 4)
+    masked_blocks: tuple[int, ...] = MASKED_BLOCKS
+    refine_neighbourhood: int = 32
+    sor_neighbors: int = 20
+    sor_std_ratio: float = 2.5
+    refine_clusters: int = 30
+    visibility_tolerance: float = 0.01
+    min_static_fraction: float = 0.05
+    residual_threshold: float = 0.1
+    gradient_threshold: float = 0.05
+    seed: int = 42
+
+    def __post_init__(self) -> None:
+        choices = {
+            "refine_method": ("residual", "gradient"),
+            "depth_from_pass": (1, 2),
+            "artist_mask_mode": ("union", "replace"),
+            "spread_statistic": ("std", "var"),
+            "kmeans_backend": ("sklearn", "torch"),
+        }
+        for name, allowed in choices.items():
+            if getattr(self, name) not in allowed:
+                raise InputError(
+                    f"Option {name} must be one of {allowed}, not {getattr(self, name)!r}."
+                )
+        if self.feature_clusters < 1 or self.refine_clusters < 1 or self.refine_neighbourhood < 1:
+            raise InputError("Cluster counts and the refinement neighbourhood must be at least 1.")
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain JSON-ready dict (tuples become lists)."""
+        return {
+            key: list(value) if isinstance(value, tuple) else value
+            for key, value in asdict(self).items()
+        }
+
+    @classmethod
+    def from_dict(cls, values: Mapping[str, Any]) -> ReconstructOptions:
+        """Inverse of ``to_dict``; unknown keys are rejected so typos do not pass silently."""
+        known = {item.name for item in fields(cls)}
+        unknown = sorted(set(values) - known)
+        if unknown:
+            raise InputError(
+                f"Unknown VGGT4D option(s): {', '.join(unknown)}. "
+                f"Known options: {', '.join(sorted(known))}."
+            )
+        return cls(
+            **{
+                key: tuple(value) if isinstance(value, list) else value
+                for key, value in values.items()
+            }
+        )
+
+    def refine_settings(self) -> RefineSettings:
+        return RefineSettings(
+            method=self.refine_method,
+            sor_neighbors=self.sor_neighbors,
+            sor_std_ratio=self.sor_std_ratio,
+            clusters=self.refine_clusters,
+            seed=self.seed,
+            visibility_tolerance=self.visibility_tolerance,
+            min_static_fraction=self.min_static_fraction,
+            residual_threshold=self.residual_threshold,
+            gradient_threshold=self.gradient_threshold,
+            neighbourhood=self.refine_neighbourhood,
+        )
+
+
+@dataclass
+class Reconstruction:
+    """Per-frame cameras, depth and masks at model resolution (see docs/vggt4d.md)."""
+
+    images: np.ndarray
+    extrinsics: np.ndarray
+    intrinsics: np.ndarray
+    depth: np.ndarray
+    depth_conf: np.ndarray
+    world_points: np.ndarray
+    coarse_masks: np.ndarray
+    refined_masks: np.ndarray
+    timings: dict[str, float] = field(default_factory=dict)
+    warnings: list[str] = field(default_factory=list)
+    intermediates: dict[str, Any] = field(default_factory=dict)
+
+
+class _Run:
+    """State of one reconstruction: progress, cancellation, timings and intermediates."""
+
+    def __init__(
+        self,
+        options: ReconstructOptions,
+        progress: Callable[[str, float], None] | None,
+        should_cancel: Callable[[], bool] | None,
+    ) -> None:
+        self.options = options
+        self.progress = progress
+        self.should_cancel = should_cancel
+        self.timings = dict.fromkeys(STAGES, 0.0)
+        self.intermediates: dict[str, Any] = {}
+
+    def report(self, stage: str, fraction: float) -> None:
+        self.check_cancel()
+        if self.progress is not None:
+            self.progress(stage, float(fraction))
+
+    def check_cancel(self) -> None:
+        if self.should_cancel is not None and self.should_cancel():
+            raise CancelledError("Cancelled by the user.")
+
+    def keep(self, **values: Any) -> None:
+        """Store intermediates only when asked for (no copies otherwise)."""
+        if self.options.keep_intermediates:
+            for name, value in values.items():
+                self.intermediates[name] = (
+                    value.cpu().numpy() if isinstance(value, torch.Tensor) else value
+                )
+
+
+def reconstruct(
+    images: torch.Tensor,
+    model: VGGT,
+    options: ReconstructOptions | None = None,
+    *,
+    artist_masks: Mapping[int, np.ndarray] | None = None,
+    progress: Callable[[str, float], None] | None = None,
+    should_cancel: Callable[[], bool] | None = None,
+) -> Reconstruction:
+    """Run VGGT4D on images float [S, 3, H, W] in [0, 1] (H, W multiples of 14).
+
+    artist_masks: frame index -> bool [H, W] at model resolution, united with (or replacing)
+    the mined masks of those frames; refinement never removes them. Raises InputError for
+    unusable input, CancelledError when ``should_cancel()`` turns true, OutOfMemoryError.
+    """
+    options = options or ReconstructOptions()
+    images = _check_images(images, model.config.patch_size)
+    frames, _, height, width = images.shape
+    artist = _check_artist_masks(artist_masks, frames, height, width)
+    run = _Run(options, progress, should_cancel)
+    images = images.to(next(model.parameters()).device)
+    try:
+        return _reconstruct(images, model, run, artist)
+    except torch.cuda.OutOfMemoryError as error:
+        raise OutOfMemoryError(
+            f"The device ran out of memory on {frames} frames at {width}x{height}. "
+            "Use fewer frames (a larger stride) or a shorter range."
+        ) from error
+
+
+def _reconstruct(
+    images: torch.Tensor, model: VGGT, run: _Run, artist: dict[int, np.ndarray]
+) -> Reconstruction:
+    options = run.options
+    frames, _, height, width = images.shape
+    warnings: list[str] = []
+    hooks = _cue_hooks(run, model, frames)
+    depth1, depth_conf1, extrinsics, intrinsics = _plain_pass(run, model, images, hooks)
+    if hooks is None:
+        warnings.append("A single frame has no motion cue: every pixel is treated as static.")
+        mined = np.zeros((frames, height, width), dtype=bool)
+    else:
+        mined = _mine_masks(run, hooks, (height, width), model.config.patch_size)
+    coarse = _merge_artist(mined, artist, options.artist_mask_mode)
+    run.keep(coarse_mask=mined)
+
+    depth, depth_conf, refined = depth1, depth_conf1, coarse.copy()
+    if frames > 1:
+        extrinsics, depth2, depth_conf2 = _masked_pass(run, model, images, coarse)
+        if options.depth_from_pass == 2:
+            depth, depth_conf = depth2, depth_conf2
+        if options.refine:
+            refined = _refine(run, images, depth1, coarse, extrinsics, intrinsics)
+            for frame, mask in artist.items():
+                refined[frame] |= mask
+    run.keep(refined_mask=refined)
+    cam_to_world = torch.linalg.inv(_homogeneous(extrinsics.double().cpu())).float()
+    world_points = unproject_depth(depth.cpu(), intrinsics.cpu(), cam_to_world)
+    return Reconstruction(
+        images=images.permute(0, 2, 3, 1).float().cpu().numpy(),
+        extrinsics=extrinsics.cpu().numpy(),
+        intrinsics=intrinsics.cpu().numpy(),
+        depth=depth.cpu().numpy(),
+        depth_conf=depth_conf.cpu().numpy(),
+        world_points=world_points.numpy(),
+        coarse_masks=coarse,
+        refined_masks=refined,
+        timings=run.timings,
+        warnings=warnings,
+        intermediates=run.intermediates,
+    )
+
+
+def _cue_hooks(run: _Run, model: VGGT, frames: int) -> CueHooks | None:
+    """Pass-1 hooks for the cue statistics (None for a single frame: there is no motion)."""
+    options = run.options
+    depth_count = model.aggregator.depth
+    specs = default_factor_specs(
+        options.mean_qq_mid_layers,
+        options.spread_qq_deep_layers,
+        options.mean_qq_deep_layers,
+        options.mean_kk_shallow_layers,
+        options.spread_qk_shallow_layers,
+        options.spread_statistic,
+    )
+    needed = {layer for spec in specs for layer in spec.layers} | set(options.masked_blocks)
+    outside = sorted(layer for layer in needed if not 0 <= layer < depth_count)
+    if outside:
+        raise InputError(
+            f"This model has {depth_count} attention blocks, but VGGT4D needs blocks "
+            f"{outside} for its motion cues or masked pass; use a 24-block VGGT or change "
+            "the cue layer options."
+        )
+    if frames < 2:
+        return None
+    statistics = CueStatistics(frames, specs, options.window_offsets)
+    return CueHooks(
+        statistics,
+        model.aggregator.patch_start_idx,
+        lambda layer: run.report("pass1", (layer + 1) / depth_count),
+    )
+
+
+def _plain_pass(
+    run: _Run, model: VGGT, images: torch.Tensor, hooks: CueHooks | None
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Pass 1: depth, depth confidence, cam-from-world and intrinsics; cues stream into hooks."""
+    run.report("pass1", 0.0)
+    start = time.perf_counter()
+    outputs = _forward(model, images, hooks, ("camera", "depth"))
+    cue_seconds = hooks.seconds if hooks is not None else 0.0
+    run.timings["pass1"] = time.perf_counter() - start - cue_seconds
+    run.timings["cues"] = cue_seconds
+    extrinsics, intrinsics = _cameras(outputs["pose_enc"], tuple(images.shape[-2:]))
+    run.keep(pose_enc=outputs["pose_enc"][0])
+    run.report("pass1", 1.0)
+    return (
+        outputs["depth"][0, ..., 0].float(),
+        outputs["depth_conf"][0].float(),
+        extrinsics,
+        intrinsics,
+    )
+
+
+def _mine_masks(
+    run: _Run, hooks: CueHooks, image_size: tuple[int, int], patch_size: int
+) -> np.ndarray:
+    """Cue maps -> cluster-averaged score -> multi-Otsu coarse masks, bool [S, H, W]."""
+    options = run.options
+    run.report("cues", 0.0)
+    start = time.perf_counter()
+    features = hooks.patch_tokens  # [S, P, C]
+    height, width = image_size
+    grid = (height // patch_size, width // patch_size)
+    factors = hooks.statistics.factors()
+    dynamic_map = hooks.statistics.dynamic_map(factors).reshape(-1, *grid)
+    run.timings["cues"] += time.perf_counter() - start
+    run.keep(
+        **{name: value.reshape(-1, *grid) for name, value in factors.items()},
+        dyn_map=dynamic_map,
+        enc_feat=features,
+    )
+    run.report("cues", 1.0)
+    run.report("clustering", 0.0)
+    start = time.perf_counter()
+    flat = features.reshape(-1, features.shape[-1])
+    if options.kmeans_backend == "sklearn":
+        labels = cluster_features_sklearn(
+            flat.cpu().numpy(), options.feature_clusters, options.seed
+        )
+    else:
+        labels = cluster_features_torch(
+            flat, options.feature_clusters, options.seed, options.kmeans_token_budget
+        )
+    labels = labels.reshape(-1, *grid)
+    run.report("clustering", 0.5)
+    cluster_map = cluster_average(dynamic_map.cpu().numpy(), labels)
+    upsampled = upsample_scores(cluster_map, height, width)
+    threshold = adaptive_multiotsu(upsampled, options.otsu_classes)
+    mined = coarse_masks(upsampled, threshold)
+    run.timings["clustering"] = time.perf_counter() - start
+    run.keep(cluster_labels=labels, cluster_map=cluster_map, otsu_threshold=threshold)
+    run.report("clustering", 1.0)
+    return mined
+
+
+def _masked_pass(
+    run: _Run, model: VGGT, images: torch.Tensor, coarse: np.ndarray
+) -> tuple[torch.Tensor, torch.Tensor | None, torch.Tensor | None]:
+    """Aggregator + camera head (+ depth head when depth comes from pass 2) with masked keys."""
+    run.report("pass2", 0.0)
+    start = time.perf_counter()
+    keep = token_keep_mask(
+        torch.from_numpy(coarse), model.config.patch_size, model.aggregator.patch_start_idx
+    )
+    hooks = MaskedAttentionHooks(keep.to(images.device), run.options.masked_blocks)
+    heads = ("camera", "depth") if run.options.depth_from_pass == 2 else ("camera",)
+    outputs = _forward(model, images, hooks, heads)
+    extrinsics, _ = _cameras(outputs["pose_enc"], tuple(images.shape[-2:]))
+    depth = depth_conf = None
+    if "depth" in heads:
+        depth, depth_conf = outputs["depth"][0, ..., 0].float(), outputs["depth_conf"][0].float()
+        run.keep(depth_pass2=depth)
+    run.keep(pose_enc_pass2=outputs["pose_enc"][0])
+    run.timings["pass2"] = time.perf_counter() - start
+    run.report("pass2", 1.0)
+    return extrinsics, depth, depth_conf
+
+
+def _refine(
+    run: _Run,
+    images: torch.Tensor,
+    depth: torch.Tensor,
+    coarse: np.ndarray,
+    extrinsics: torch.Tensor,
+    intrinsics: torch.Tensor,
+) -> np.ndarray:
+    """Released refinement on pass-1 depth/intrinsics and pass-2 poses; bool [S, H, W]."""
+    run.report("refinement", 0.0)
+    start = time.perf_counter()
+    frames = images.shape[0]
+    cam_to_world = torch.linalg.inv(_homogeneous(extrinsics.double().cpu())).float()
+    result = refine_masks(
+        images.float().cpu(),
+        depth.cpu(),
+        torch.from_numpy(coarse),
+        cam_to_world,
+        intrinsics.cpu(),
+        run.options.refine_settings(),
+        on_frame=lambda frame: run.report("refinement", frame / frames),
+    )
+    run.timings["refinement"] = time.perf_counter() - start
+    run.report("refinement", 1.0)
+    return result.refined
+
+
+def _forward(
+    model: VGGT, images: torch.Tensor, hooks: Any, heads: tuple[str, ...]
+) -> dict[str, torch.Tensor]:
+    """The model picks its own autocast dtype for the aggregator; heads run in float32."""
+    with torch.no_grad():
+        return model(images, hooks=hooks, heads=heads)
+
+
+def _cameras(
+    pose_enc: torch.Tensor, image_size: tuple[int, int]
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """pose_enc [1, S, 9] -> cam-from-world [S, 3, 4] and intrinsics [S, 3, 3], float32."""
+    extrinsics, intrinsics = pose_encoding_to_extri_intri(pose_enc.float(), image_size)
+    return extrinsics[0].float(), intrinsics[0].float()
+
+
+def _homogeneous(extrinsics: torch.Tensor) -> torch.Tensor:
+    """[S, 3, 4] -> [S, 4, 4] with a (0, 0, 0, 1) bottom row."""
+    bottom = torch.zeros(extrinsics.shape[0], 1, 4, dtype=extrinsics.dtype)
+    bottom[:, 0, 3] = 1.0
+    return torch.cat([extrinsics, bottom.to(extrinsics.device)], dim=1)
+
+
+def _check_images(images: torch.Tensor, patch_size: int) -> torch.Tensor:
+    """Accept [S, 3, H, W] (or a batch of one); raise InputError with the reason otherwise."""
+    if not isinstance(images, torch.Tensor):
+        raise InputError("Images must be a float tensor [S, 3, H, W] in [0, 1].")
+    if images.dim() == 5 and images.shape[0] == 1:
+        images = images[0]
+    if images.dim() != 4 or images.shape[1] != 3 or images.shape[0] < 1:
+        raise InputError(f"Images must be [S, 3, H, W] with S >= 1, got {list(images.shape)}.")
+    height, width = images.shape[-2:]
+    if height % patch_size or width % patch_size:
+        raise InputError(
+            f"Image height and width must be multiples of {patch_size}, got {width}x{height}."
+        )
+    return images
+
+
+def _check_artist_masks(
+    masks: Mapping[int, np.ndarray] | None, frames: int, height: int, width: int
+) -> dict[int, np.ndarray]:
+    checked: dict[int, np.ndarray] = {}
+    for frame, mask in (masks or {}).items():
+        if not 0 <= int(frame) < frames:
+            raise InputError(
+                f"Artist mask for frame {frame} is outside the {frames} frames of the shot."
+            )
+        mask = np.asarray(mask)
+        if mask.shape != (height, width):
+            raise InputError(
+                f"Artist mask for frame {frame} has shape {mask.shape}, "
+                f"expected ({height}, {width}) (model resolution)."
+            )
+        checked[int(frame)] = mask.astype(bool)
+    return checked
+
+
+def _merge_artist(mined: np.ndarray, artist: dict[int, np.ndarray], mode: str) -> np.ndarray:
+    """Union (default) or, for the frames the artist painted, replacement of the mined masks."""
+    merged = mined.copy()
+    for frame, mask in artist.items():
+        merged[frame] = (merged[frame] | mask) if mode == "union" else mask
+    return merged
