@@ -1,7 +1,10 @@
-"""Shared backend test helpers: a small, geometrically consistent result bundle in memory."""
+"""Shared backend test helpers: a small consistent bundle in memory, a tiny clip, the tiny
+weights."""
 
 from collections.abc import Callable
+from pathlib import Path
 
+import cv2
 import numpy as np
 import pytest
 
@@ -63,3 +66,31 @@ def make_bundle_data(frames: int = 3, plate: tuple[int, int] = (64, 48)) -> Bund
 def bundle_data() -> Callable[..., BundleData]:
     """Factory for a fresh `BundleData` (tests mutate it)."""
     return make_bundle_data
+
+
+def write_test_clip(path: Path, frames: int = 5, size: tuple[int, int] = (296, 56)) -> Path:
+    """A tiny mp4: smooth static texture and a red disc moving right. The wide plate keeps the
+    model input at 518x98 (7x37 patches), so a job on the tiny weights takes seconds."""
+    width, height = size
+    rng = np.random.default_rng(0)
+    coarse = (rng.random((height // 4, width // 4, 3)) * 255).astype(np.uint8)
+    texture = cv2.resize(coarse, (width, height), interpolation=cv2.INTER_CUBIC)
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"mp4v"), 24.0, (width, height))
+    for index in range(frames):
+        frame = texture.copy()
+        cv2.circle(frame, (40 + 12 * index, height // 2), height // 5, (0, 0, 255), -1)
+        writer.write(frame)
+    writer.release()
+    return path
+
+
+@pytest.fixture(scope="session")
+def test_clip(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A 5-frame 296x56 mp4 shared by the end-to-end tests (read-only)."""
+    return write_test_clip(tmp_path_factory.mktemp("clip") / "shot.mp4")
+
+
+@pytest.fixture(scope="session")
+def tiny_weights(fixtures_dir: Path) -> Path:
+    """The untrained 24-block VGGT4D test model (a directory weights source)."""
+    return fixtures_dir / "tiny_vggt4d"

@@ -1,0 +1,353 @@
+"""One reconstruction job: footage path in, result bundle out.
+
+Both shells (the command line and the job server) call `run_job`; it owns the order of the
+stages, the overall progress estimate, cancellation between stages, the translation of device
+out-of-memory into a message a person can act on, and what goes into the manifest.
+"""
+
+import platform
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field, fields
+from importlib.metadata import PackageNotFoundError, version
+from pathlib import Path
+from typing import Any
+
+import cv2
+import numpy as np
+import torch
+
+from vggt4d import pipeline
+from vggt4d.errors import CancelledError, InputError, OutOfMemoryError
+from vggt4d.io.bundle import BundleData, write_bundle
+from vggt4d.io.footage import Footage, FrameRange, read_footage
+from vggt4d.pipeline import ReconstructOptions
+from vggt4d.pointcloud import CloudOptions, build_point_clouds
+from vggt4d.preprocess import PlateMapping, preprocess_frames
+from vggt4d.weights import describe_weights, load_model
+
+DEFAULT_WEIGHTS = "facebook/VGGT-1B"
+_MASK_EXTENSIONS = {".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp"}
+# Rough share of the run time of each stage on a GPU (pass 1/2 dominate); only the ETA uses them.
+STAGE_WEIGHTS = {
+    "ingest": 0.06,
+    "preprocess": 0.02,
+    "load_model": 0.07,
+    "pass1": 0.30,
+    "cues": 0.05,
+    "clustering": 0.05,
+    "pass2": 0.30,
+    "refinement": 0.08,
+    "pointcloud": 0.04,
+    "bundle": 0.03,
+}
+
+LogCallback = Callable[[str, str], None]  # (level "info" | "warning", message)
+
+
+@dataclass(frozen=True)
+class JobOptions:
+    """Everything a job can be asked to do; `to_dict` goes into the manifest and the protocol.
+
+    frames: "START:END:STRIDE" in plate frame numbers (see FrameRange.parse), None = all.
+    masks_dir: a folder of artist masks at plate resolution, one image per frame, matched to
+        plate frame numbers by the last number in the file name (`mask.001001.png`).
+    confidence_percentile / confidence_threshold / point_budget: point cloud filters
+        (see `vggt4d.pointcloud.CloudOptions`).
+    reconstruct: the VGGT4D options (refinement on/off is `reconstruct.refine`).
+    """
+
+    frames: str | None = None
+    max_frames: int | None = None
+    weights: str = DEFAULT_WEIGHTS
+    device: str = "auto"
+    masks_dir: str | None = None
+    preprocess_mode: str = "crop"
+    confidence_percentile: float = 25.0
+    confidence_threshold: float | None = None
+    point_budget: int | None = 2_000_000
+    reconstruct: ReconstructOptions = field(default_factory=ReconstructOptions)
+
+    def to_dict(self) -> dict[str, Any]:
+        values = {item.name: getattr(self, item.name) for item in fields(self)}
+        values["reconstruct"] = self.reconstruct.to_dict()
+        return values
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> "JobOptions":
+        """Build from JSON-like data; unknown keys are refused so typos do not pass silently."""
+        known = {item.name for item in fields(cls)}
+        unknown = sorted(set(data) - known)
+        if unknown:
+            raise InputError(f"Unknown job options {unknown}; known: {sorted(known)}.")
+        values = dict(data)
+        if "reconstruct" in values:
+            try:
+                values["reconstruct"] = ReconstructOptions.from_dict(values["reconstruct"] or {})
+            except (TypeError, ValueError, KeyError) as error:
+                raise InputError(f"Invalid reconstruct options: {error}") from error
+        return cls(**values)
+
+
+@dataclass(frozen=True)
+class ProgressUpdate:
+    """Where a job is: `fraction` of the whole job (never decreases), `eta_s` when known."""
+
+    stage: str
+    stage_fraction: float
+    fraction: float
+    eta_s: float | None
+
+
+class _ProgressTracker:
+    """Turns (stage, stage fraction) into an overall fraction with per-stage weights and an ETA
+    extrapolated from the time spent so far."""
+
+    def __init__(self, stages: list[str], report: Callable[[ProgressUpdate], None] | None):
+        total = sum(STAGE_WEIGHTS[stage] for stage in stages)
+        self._starts, start = {}, 0.0
+        for stage in stages:
+            self._starts[stage] = start
+            start += STAGE_WEIGHTS[stage] / total
+        self._total = total
+        self._report = report
+        self._begun = time.monotonic()
+        self._fraction = 0.0
+
+    def update(self, stage: str, stage_fraction: float) -> None:
+        stage_fraction = min(max(float(stage_fraction), 0.0), 1.0)
+        if stage in self._starts:
+            share = STAGE_WEIGHTS[stage] / self._total
+            self._fraction = max(self._fraction, self._starts[stage] + share * stage_fraction)
+        if self._report is None:
+            return
+        elapsed = time.monotonic() - self._begun
+        eta = elapsed * (1.0 - self._fraction) / self._fraction if self._fraction > 0.01 else None
+        self._report(ProgressUpdate(stage, stage_fraction, min(self._fraction, 1.0), eta))
+
+
+def run_job(
+    input_path: str | Path,
+    output_path: str | Path,
+    options: JobOptions | None = None,
+    progress: Callable[[ProgressUpdate], None] | None = None,
+    should_cancel: Callable[[], bool] | None = None,
+    log: LogCallback | None = None,
+) -> Path:
+    """Reconstruct `input_path` (video or image sequence) into a bundle at `output_path`.
+
+    Raises the typed errors of `vggt4d.errors`; CancelledError at the next stage or chunk
+    boundary once `should_cancel()` is true; a device out-of-memory becomes OutOfMemoryError.
+    """
+    options = options or JobOptions()
+    try:
+        return _run(Path(input_path), Path(output_path), options, progress, should_cancel, log)
+    except (torch.cuda.OutOfMemoryError, MemoryError) as error:
+        raise OutOfMemoryError(
+            "The device ran out of memory. Reconstruct fewer frames (--max-frames) or use a "
+            f"larger stride (--frames START:END:STRIDE). ({str(error).splitlines()[0][:200]})"
+        ) from error
+
+
+def _run(
+    input_path: Path,
+    output_path: Path,
+    options: JobOptions,
+    progress: Callable[[ProgressUpdate], None] | None,
+    should_cancel: Callable[[], bool] | None,
+    log: LogCallback | None,
+) -> Path:
+    def check_cancel() -> None:
+        if should_cancel is not None and should_cancel():
+            raise CancelledError("The job was cancelled.")
+
+    def report(level: str, message: str) -> None:
+        if log is not None:
+            log(level, message)
+
+    stages = [name for name in STAGE_WEIGHTS if name != "refinement" or options.reconstruct.refine]
+    tracker = _ProgressTracker(stages, progress)
+    timings: dict[str, float] = {}
+
+    def stage_progress(stage: str) -> Callable[[float], None]:
+        def update(fraction: float) -> None:
+            check_cancel()
+            tracker.update(stage, fraction)
+
+        return update
+
+    started = time.perf_counter()
+    tracker.update("ingest", 0.0)
+    frame_range = FrameRange.parse(options.frames) if options.frames else None
+    footage = read_footage(input_path, frame_range, options.max_frames, stage_progress("ingest"))
+    for warning in footage.warnings:
+        report("warning", warning)
+    report("info", f"Read {len(footage.frames)} frames of {footage.width}x{footage.height}.")
+    timings["ingest"] = time.perf_counter() - started
+
+    check_cancel()
+    started = time.perf_counter()
+    tracker.update("preprocess", 0.0)
+    images, mapping = preprocess_frames(footage.frames, options.preprocess_mode)
+    artist_masks = _read_artist_masks(options.masks_dir, footage, mapping, report)
+    timings["preprocess"] = time.perf_counter() - started
+
+    check_cancel()
+    started = time.perf_counter()
+    tracker.update("load_model", 0.0)
+    weights = describe_weights(options.weights)
+    if weights.get("test_weights"):
+        report("warning", untrained_weights_warning(options.weights))
+    model = load_model(options.weights, device=options.device)
+    device = next(model.parameters()).device
+    timings["load_model"] = time.perf_counter() - started
+
+    check_cancel()
+    reconstruction = pipeline.reconstruct(
+        images.to(device),
+        model,
+        options.reconstruct,
+        artist_masks=artist_masks,
+        progress=tracker.update,
+        should_cancel=should_cancel,
+    )
+    del model
+    for warning in reconstruction.warnings:
+        report("warning", warning)
+    timings.update(reconstruction.timings)
+
+    check_cancel()
+    started = time.perf_counter()
+    tracker.update("pointcloud", 0.0)
+    cloud_options = CloudOptions(
+        confidence_percentile=options.confidence_percentile,
+        confidence_threshold=options.confidence_threshold,
+        max_static_points=options.point_budget,
+    )
+    clouds = build_point_clouds(reconstruction, cloud_options)
+    timings["pointcloud"] = time.perf_counter() - started
+
+    check_cancel()
+    tracker.update("bundle", 0.0)
+    data = BundleData(
+        source={
+            "path": footage.path,
+            "kind": footage.kind,
+            "frame_start": footage.frame_numbers[0],
+        },
+        plate_width=footage.width,
+        plate_height=footage.height,
+        fps=float(footage.fps),
+        frames=list(footage.frame_numbers),
+        model_width=mapping.model_width,
+        model_height=mapping.model_height,
+        preprocess_mode=options.preprocess_mode,
+        plate_to_model={
+            "scale_x": mapping.scale_x,
+            "scale_y": mapping.scale_y,
+            "offset_x": mapping.offset_x,
+            "offset_y": mapping.offset_y,
+        },
+        extrinsics=np.asarray(reconstruction.extrinsics, np.float64),
+        intrinsics=mapping.intrinsics_to_plate(reconstruction.intrinsics),
+        depth=reconstruction.depth,
+        depth_conf=reconstruction.depth_conf,
+        coarse_masks=np.stack([mapping.mask_to_plate(m) for m in reconstruction.coarse_masks]),
+        refined_masks=np.stack([mapping.mask_to_plate(m) for m in reconstruction.refined_masks]),
+        model={key: weights[key] for key in ("source", "sha256", "test_weights")},
+        options=options.to_dict(),
+        timings={stage: round(float(seconds), 4) for stage, seconds in timings.items()},
+        software=software_versions(device),
+        **asdict(clouds),
+    )
+    bundle = write_bundle(output_path, data)
+    tracker.update("bundle", 1.0)
+    report("info", f"Wrote {bundle}.")
+    return bundle
+
+
+def untrained_weights_warning(source: str) -> str:
+    """What to tell a user whose weights are the untrained test model."""
+    return (
+        f"The weights {source!r} are untrained test weights: the results are meaningless. "
+        f"Use the real model with --weights {DEFAULT_WEIGHTS} (downloaded from Hugging Face on "
+        "first use, about 5 GB) or a local copy of it."
+    )
+
+
+def package_version() -> str:
+    """The installed vggt4d version (read from the package metadata, like vggt4d.__version__,
+    which an editable install can skip when it maps the package as a namespace)."""
+    try:
+        return version("vggt4d")
+    except PackageNotFoundError:
+        return "0.0.0+unknown"
+
+
+def software_versions(device: torch.device) -> dict[str, str]:
+    """Versions and device recorded in the manifest."""
+    versions = {
+        "vggt4d": package_version(),
+        "torch": torch.__version__,
+        "numpy": np.__version__,
+        "opencv": cv2.__version__,
+        "python": platform.python_version(),
+        "device": str(device),
+    }
+    if device.type == "cuda":
+        versions["cuda_device"] = torch.cuda.get_device_name(device)
+    return versions
+
+
+def _read_artist_masks(
+    directory: str | None, footage: Footage, mapping: PlateMapping, report: LogCallback
+) -> dict[int, np.ndarray] | None:
+    """Artist masks at plate resolution -> {frame index: bool [H, W] model resolution}."""
+    if directory is None:
+        return None
+    folder = Path(directory)
+    if not folder.is_dir():
+        raise InputError(f"The mask folder {folder} does not exist.")
+    by_number: dict[int, Path] = {}
+    for path in sorted(folder.iterdir()):
+        digits = _trailing_number(path.stem)
+        if path.suffix.lower() not in _MASK_EXTENSIONS or digits is None:
+            continue
+        if digits in by_number:
+            raise InputError(f"Masks {by_number[digits]} and {path} are both for frame {digits}.")
+        by_number[digits] = path
+    masks = {}
+    for index, number in enumerate(footage.frame_numbers):
+        if number in by_number:
+            plate_mask = _read_mask(by_number[number], footage.width, footage.height)
+            masks[index] = mapping.mask_to_model(plate_mask)
+    if not masks:
+        report("warning", f"No mask in {folder} matches the frame numbers; masks ignored.")
+        return None
+    report("info", f"Using {len(masks)} artist masks from {folder}.")
+    return masks
+
+
+def _trailing_number(stem: str) -> int | None:
+    digits = ""
+    for character in reversed(stem):
+        if character.isdigit():
+            digits = character + digits
+        elif digits:
+            break
+    return int(digits) if digits else None
+
+
+def _read_mask(path: Path, width: int, height: int) -> np.ndarray:
+    """A mask image -> bool: alpha if it has one, else the brightest channel, above half range."""
+    image = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
+    if image is None:
+        raise InputError(f"Cannot read the mask {path}.")
+    if image.ndim == 3:
+        image = image[..., 3] if image.shape[2] == 4 else image[..., :3].max(axis=2)
+    if image.shape != (height, width):
+        raise InputError(
+            f"The mask {path} is {image.shape[1]}x{image.shape[0]}; the plate is {width}x{height}."
+        )
+    limit = np.iinfo(image.dtype).max if np.issubdtype(image.dtype, np.integer) else 1.0
+    return image > limit / 2
