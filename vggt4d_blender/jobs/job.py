@@ -84,7 +84,7 @@ class ReconstructJob:
         if kind == "progress":
             self.status.stage = str(event.get("stage", self.status.stage))
             self.status.fraction = min(1.0, max(0.0, float(event.get("fraction", 0.0))))
-            self.status.message = str(event.get("message") or self.status.stage)
+            self.status.message = str(event.get("message") or _describe_progress(event))
         elif kind == "warning":
             self.status.warnings.append(str(event.get("message", "")))
         elif kind == "result":
@@ -109,3 +109,10 @@ class ReconstructJob:
         self.status.state = "failed"
         self.status.message = message
         self.status.error_code = code
+
+
+def _describe_progress(event: Mapping[str, object]) -> str:
+    """'pass1 40%, about 12 s left' from a progress event without a message."""
+    text = f"{event.get('stage', '')} {float(event.get('stage_fraction') or 0.0):.0%}"
+    eta = event.get("eta_s")
+    return f"{text}, about {float(eta):.0f} s left" if eta is not None else text

@@ -77,7 +77,7 @@ class VGGT4D_OT_reconstruct(bpy.types.Operator):
         if event.type == "ESC" and event.value == "PRESS":
             runner.cancel()
             return {"RUNNING_MODAL"}
-        if event.type != "TIMER" or event.timer is not self._timer:
+        if event.type != "TIMER":
             return {"PASS_THROUGH"}
         finished = runner.tick(context)
         status = runner.status

@@ -53,3 +53,27 @@ def test_poll_is_bounded_in_events_and_time(tmp_path):
     assert rest[-2] == {"type": "log", "message": "not json"}
     assert rest[-1]["type"] == "exit" and rest[-1]["returncode"] == 0
     client.close()
+
+
+def test_real_server_says_hello_reports_bad_input_and_says_bye(tiny_weights, tmp_path):
+    client = BackendClient(sys.executable)
+    client.start()
+    try:
+        client.send({"type": "hello", "id": "h1", "weights": str(tiny_weights)})
+        hello = client.wait_for({"hello"}, timeout_s=120)
+        assert hello["id"] == "h1" and hello["protocol"] == 1
+        assert hello["weights_cached"] is True and hello["device"] == "cpu"
+        missing = tmp_path / "nope.mp4"
+        client.send({"type": "reconstruct", "id": "r1", "input": str(missing), "output": "x"})
+        error = client.wait_for({"error"}, timeout_s=60)
+        assert error["id"] == "r1" and error["code"] == "bad_input"
+        assert "nope.mp4" in error["message"]
+        client.send({"type": "shutdown", "id": "s1"})
+        assert client.wait_for({"bye"}, timeout_s=30)["type"] == "bye"
+        assert client.wait_for(set(), timeout_s=10) == {
+            "type": "exit",
+            "returncode": 0,
+            "stderr_tail": client.stderr_tail,
+        }
+    finally:
+        client.close()
