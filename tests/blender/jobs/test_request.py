@@ -1,0 +1,56 @@
+"""What the add-on sends: the reconstruct request from the scene, the environment, Check."""
+
+import importlib
+import sys
+
+from vggt4d.job import JobOptions
+
+
+def test_request_from_settings_is_accepted_by_the_backend(addon, video, tmp_path):
+    import bpy
+
+    runner = importlib.import_module(f"{addon}.jobs.runner")
+    preferences = bpy.context.preferences.addons[addon].preferences
+    preferences.cache_dir = str(tmp_path / "cache")
+    preferences.device = "cuda"
+    settings = bpy.context.scene.vggt4d
+    settings.footage_kind = "CLIP"
+    settings.clip = bpy.data.movieclips.load(str(video))
+    settings.use_frame_range, settings.frame_start, settings.frame_end = True, 3, 40
+    settings.frame_stride = 2
+    settings.max_frames = 0
+    settings.refine = False
+
+    request = runner.reconstruct_request(bpy.context, tmp_path / "masks")
+
+    assert request["input"] == str(video)
+    assert request["output"] == str(tmp_path / "cache" / "street_shot.vggt4d")
+    options = JobOptions.from_dict(request["options"])  # the backend refuses unknown keys
+    assert options.frames == "3:40:2" and options.max_frames is None
+    assert options.device == "cuda" and options.weights == "facebook/VGGT-1B"
+    assert options.masks_dir == str(tmp_path / "masks")
+    assert options.reconstruct.refine is False
+    assert options.confidence_percentile == 25.0 and options.point_budget == 1_000_000
+
+
+def test_backend_runs_offline_when_blender_is_offline(addon, video):
+    import bpy
+
+    runner = importlib.import_module(f"{addon}.jobs.runner")
+    bpy.context.scene.vggt4d.footage_path = str(video)
+    assert not bpy.app.online_access
+    job_runner = runner.JobRunner.for_context(bpy.context)
+    assert job_runner.job.client.env == {"HF_HUB_OFFLINE": "1"}
+
+
+def test_check_backend_shows_versions_device_and_weights(addon, tiny_weights):
+    import bpy
+
+    preferences = bpy.context.preferences.addons[addon].preferences
+    preferences.python_path = sys.executable
+    preferences.weights_source = str(tiny_weights)
+    assert bpy.ops.vggt4d.check_backend() == {"FINISHED"}
+    report = bpy.context.window_manager.vggt4d_backend.report.splitlines()
+    assert "version: 0.1.0" in report and "device: cpu" in report
+    assert "weights cached: True" in report
+    assert not bpy.context.window_manager.vggt4d_backend.busy
