@@ -89,12 +89,23 @@ class VGGT4D_PG_backend_status(bpy.types.PropertyGroup):
 
 
 def footage_path(settings: VGGT4D_PG_settings) -> str:
-    """The absolute footage path the backend should read, or '' when none is set."""
+    """The absolute footage path the backend should read, or '' when none is set.
+
+    Sequences (chosen as one frame, or a sequence clip) become a ``####`` pattern.
+    """
+    from .jobs.footage_paths import sequence_pattern
+
     if settings.footage_kind == "CLIP":
         clip = settings.clip
-        return bpy.path.abspath(clip.filepath, library=clip.library) if clip else ""
-    raw = settings.footage_path if settings.footage_kind == "FILE" else settings.sequence_path
-    return bpy.path.abspath(raw) if raw else ""
+        if clip is None:
+            return ""
+        path = bpy.path.abspath(clip.filepath, library=clip.library)
+        return sequence_pattern(path) if clip.source == "SEQUENCE" else path
+    if settings.footage_kind == "FILE":
+        return bpy.path.abspath(settings.footage_path) if settings.footage_path else ""
+    return (
+        sequence_pattern(bpy.path.abspath(settings.sequence_path)) if settings.sequence_path else ""
+    )
 
 
 _classes = (VGGT4D_PG_settings, VGGT4D_PG_backend_status)

@@ -6,7 +6,6 @@ backend runs with ``HF_HUB_OFFLINE=1`` and setup refuses to download.
 
 from __future__ import annotations
 
-import re
 import shutil
 import sys
 from pathlib import Path
@@ -40,14 +39,6 @@ def find_system_python() -> Path | None:
 def torch_index_url() -> str:
     """CUDA wheels where an NVIDIA driver is installed (``nvidia-smi`` on PATH), else CPU."""
     return TORCH_CUDA_INDEX if shutil.which("nvidia-smi") else TORCH_CPU_INDEX
-
-
-def shot_name(footage_path: str) -> str:
-    """A file-system-safe shot name from the footage path (folder name for sequences)."""
-    path = Path(footage_path.rstrip("/\\"))
-    stem = path.stem if path.suffix else path.name
-    stem = re.sub(r"[._#-]*[#0-9]+$", "", stem) or stem  # drop a frame-number suffix
-    return re.sub(r"[^A-Za-z0-9_-]+", "_", stem).strip("_") or "shot"
 
 
 def backend_source(extension_dir: Path) -> Path | None:

@@ -15,7 +15,8 @@ import bpy
 from ..preferences import backend_python, cache_dir, get_preferences
 from ..properties import footage_path
 from .backend_client import BackendClient, BackendError
-from .environment import backend_environment, shot_name
+from .environment import backend_environment
+from .footage_paths import shot_name
 from .job import JobStatus, ReconstructJob
 
 log = logging.getLogger(__name__)

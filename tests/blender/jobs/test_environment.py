@@ -10,7 +10,6 @@ from vggt4d_blender.jobs.environment import (
     backend_environment,
     backend_source,
     find_system_python,
-    shot_name,
     torch_index_url,
     venv_python,
 )
@@ -22,13 +21,6 @@ REPO = Path(__file__).resolve().parents[3]
 def test_offline_sets_hf_hub_offline():
     assert backend_environment(online=False) == {"HF_HUB_OFFLINE": "1"}
     assert backend_environment(online=True) == {}
-
-
-def test_shot_names_drop_extension_and_frame_numbers():
-    assert shot_name("/plates/street_shot.mp4") == "street_shot"
-    assert shot_name("/plates/seq/plate.1001.png") == "plate"
-    assert shot_name("/plates/my plate/") == "my_plate"
-    assert shot_name("/plates/0001.png") == "0001"
 
 
 def test_backend_source_prefers_a_bundled_wheel(tmp_path):

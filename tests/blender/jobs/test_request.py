@@ -54,3 +54,31 @@ def test_check_backend_shows_versions_device_and_weights(addon, tiny_weights):
     assert "version: 0.1.0" in report and "device: cpu" in report
     assert "weights cached: True" in report
     assert not bpy.context.window_manager.vggt4d_backend.busy
+
+
+def test_a_sequence_picked_as_one_frame_is_sent_as_the_whole_sequence(addon, tmp_path):
+    import bpy
+    import numpy as np
+    from PIL import Image
+
+    from vggt4d.io.footage import read_footage
+
+    runner = importlib.import_module(f"{addon}.jobs.runner")
+    folder = tmp_path / "plates"
+    folder.mkdir()
+    for frame in (1001, 1002, 1003):
+        Image.fromarray(np.full((16, 24, 3), frame % 255, np.uint8)).save(
+            folder / f"plate.{frame}.png"
+        )
+    settings = bpy.context.scene.vggt4d
+    settings.footage_kind = "SEQUENCE"
+    settings.sequence_path = str(folder / "plate.1002.png")
+    request = runner.reconstruct_request(bpy.context)
+    assert request["input"] == str(folder / "plate.####.png")
+    assert read_footage(request["input"]).frame_numbers == [1001, 1002, 1003]
+
+    clip = bpy.data.movieclips.load(str(folder / "plate.1001.png"))
+    assert clip.source == "SEQUENCE"
+    settings.footage_kind, settings.clip = "CLIP", clip
+    assert runner.reconstruct_request(bpy.context)["input"] == str(folder / "plate.####.png")
+    assert request["output"].endswith("plate.vggt4d")
