@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import itertools
 import json
+import os
+import stat
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -213,6 +215,16 @@ def _side(manifest: dict[str, Any], section: str, key: str) -> int:
 
 def _resolve(directory: Path, relative: object, key: str) -> Path:
     """A listed file must be a relative path without '..' that stays inside the bundle."""
+    _check_relative(relative, key)
+    resolved = (directory / relative).resolve()
+    if not resolved.is_relative_to(directory.resolve()):
+        raise BundleError(f"files.{key} path {relative!r} leaves the bundle folder")
+    if not resolved.is_file():
+        raise BundleError(f"files.{key}: {relative} is missing from the bundle")
+    return resolved
+
+
+def _check_relative(relative: object, key: str) -> None:
     if not isinstance(relative, str) or not relative:
         raise BundleError(f"files.{key} has no path")
     parts = relative.split("/")
@@ -220,12 +232,24 @@ def _resolve(directory: Path, relative: object, key: str) -> Path:
         raise BundleError(f"files.{key} path {relative!r} must be relative and without '..'")
     if "." in parts or ".." in parts:
         raise BundleError(f"files.{key} path {relative!r} must be relative and without '..'")
-    resolved = (directory / relative).resolve()
-    if not resolved.is_relative_to(directory.resolve()):
-        raise BundleError(f"files.{key} path {relative!r} leaves the bundle folder")
-    if not resolved.is_file():
-        raise BundleError(f"files.{key}: {relative} is missing from the bundle")
-    return resolved
+
+
+def _resolve_files(directory: Path, relatives: list, key: str) -> None:
+    """``_resolve`` for many files (one per frame): each folder is resolved once, and a file
+    that is not a plain file (a link) gets the full check."""
+    inside: dict[str, bool] = {}
+    root = directory.resolve()
+    for relative in relatives:
+        _check_relative(relative, key)
+        folder, _, _name = relative.rpartition("/")
+        if folder not in inside:
+            inside[folder] = (directory / folder).resolve().is_relative_to(root)
+        try:
+            plain = inside[folder] and stat.S_ISREG(os.lstat(directory / relative).st_mode)
+        except OSError:
+            plain = False
+        if not plain:
+            _resolve(directory, relative, key)
 
 
 def _check_npy(
@@ -278,8 +302,7 @@ def _check_masks(
         raise BundleError(f"files.{key} must list one mask per frame ({frame_count})")
     if entry.get("width") != width or entry.get("height") != height:
         raise BundleError(f"files.{key} must be at plate resolution {width}x{height}")
-    for relative in paths:
-        _resolve(directory, relative, key)
+    _resolve_files(directory, paths, key)
 
 
 def _check_static(directory: Path, entry: dict[str, Any], declared_count: object) -> None:
