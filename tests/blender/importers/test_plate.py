@@ -1,0 +1,53 @@
+"""Finding the plate from the manifest's source and mapping its frames onto scene frames."""
+
+import cv2
+import numpy as np
+import pytest
+
+from tests.blender.importers.conftest import write_plate
+from vggt4d_blender.bundle import read_bundle
+from vggt4d_blender.importers.camera import plate_file
+from vggt4d_blender.importers.shot import ImportSettings, import_bundle
+
+
+@pytest.mark.parametrize("form", ["folder", "hashes", "printf", "glob", "file"])
+def test_sequence_source_forms_find_the_first_reconstructed_frame(
+    factory_blender, bundle_dir, tmp_path, form
+):
+    pattern = write_plate(tmp_path / "plate", [1001, 1002, 1003], 96, 64)
+    source = {
+        "folder": pattern.parent,
+        "hashes": pattern,
+        "printf": pattern.parent / "plate.%04d.png",
+        "glob": pattern.parent / "plate.*.png",
+        "file": pattern.parent / "plate.1002.png",
+    }[form]
+    bundle = read_bundle(bundle_dir(f"plate_{form}", frames=[1002, 1003], source_path=str(source)))
+    path, number = plate_file(bundle)
+    assert (path.name, number) == ("plate.1002.png", 1002)
+
+
+def test_video_plate_starts_at_the_manifest_frame_start(factory_blender, bundle_dir, tmp_path):
+    bpy = factory_blender
+    video = tmp_path / "plate.avi"
+    writer = cv2.VideoWriter(str(video), cv2.VideoWriter_fourcc(*"MJPG"), 24.0, (96, 64))
+    for value in (0, 100, 200):
+        writer.write(np.full((64, 96, 3), value, np.uint8))
+    writer.release()
+    path = bundle_dir("video", frames=[1, 2, 3], source_path=str(video))
+    manifest = path / "manifest.json"
+    manifest.write_text(manifest.read_text().replace('"image_sequence"', '"video"'))
+    result = import_bundle(bpy.context, path, ImportSettings(import_masks=False))
+    clip = bpy.data.movieclips[result.plate]
+    assert clip.source == "MOVIE" and clip.frame_start == 1
+
+
+def test_changing_fx_over_fy_warns_with_the_error_in_pixels(factory_blender, bundle_dir):
+    bpy = factory_blender
+    path = bundle_dir("aspect")
+    intrinsics_path = path / "cameras" / "intrinsics.npy"
+    intrinsics = np.load(intrinsics_path)
+    intrinsics[-1, 1, 1] *= 1.01
+    np.save(intrinsics_path, intrinsics)
+    result = import_bundle(bpy.context, path, ImportSettings(plate_background=False))
+    assert len(result.warnings) == 1 and "fx/fy changes" in result.warnings[0]
