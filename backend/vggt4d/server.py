@@ -1,0 +1,205 @@
+"""Job server: `python -m vggt4d.server`, JSON lines on stdin/stdout (docs/protocol.md).
+
+The Blender add-on starts this process and talks to it through pipes only (no network port).
+The job runs in a worker thread so cancel and hello are answered while it works. stdout is
+reserved for protocol lines: at start the real stdout is kept for the protocol and file
+descriptor 1 is pointed at stderr, so stray prints and native library output cannot corrupt it.
+"""
+
+import json
+import logging
+import os
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterable
+from typing import Any, TextIO
+
+import torch
+
+from vggt4d.errors import CancelledError, InputError, VGGT4DError
+from vggt4d.job import DEFAULT_WEIGHTS, JobOptions, ProgressUpdate, package_version, run_job
+from vggt4d.weights import resolve_device, weights_cached
+
+PROTOCOL_VERSION = 1
+_PROGRESS_INTERVAL_S = 0.2
+_SHUTDOWN_WAIT_S = 30.0
+_logger = logging.getLogger(__name__)
+
+
+class JobServer:
+    """Reads requests, runs at most one job at a time in a worker thread, writes events."""
+
+    def __init__(self, output: TextIO):
+        self._output = output
+        self._write_lock = threading.Lock()
+        self._worker: threading.Thread | None = None
+        self._cancel = threading.Event()
+
+    def serve(self, lines: Iterable[str]) -> None:
+        """Handle request lines until `shutdown` or end of input, then stop the job and say bye."""
+        request_id = None
+        for line in lines:
+            if not line.strip():
+                continue
+            request = self._parse(line)
+            if request is None:
+                continue
+            request_id = request.get("id")
+            if request["type"] == "shutdown":
+                break
+            self._handle(request)
+        self._cancel.set()
+        if self._worker is not None:
+            self._worker.join(_SHUTDOWN_WAIT_S)
+        self.send({"type": "bye", "id": request_id})
+
+    def send(self, event: dict[str, Any]) -> None:
+        """Write one event as one line (thread safe)."""
+        line = json.dumps(event, allow_nan=False, default=str)
+        with self._write_lock:
+            self._output.write(line + "\n")
+            self._output.flush()
+
+    def _parse(self, line: str) -> dict[str, Any] | None:
+        try:
+            request = json.loads(line)
+        except ValueError:
+            self._error(None, "bad_request", f"Not a JSON line: {line.strip()[:200]}")
+            return None
+        if not isinstance(request, dict) or not isinstance(request.get("type"), str):
+            self._error(None, "bad_request", 'A request must be a JSON object with a "type".')
+            return None
+        return request
+
+    def _handle(self, request: dict[str, Any]) -> None:
+        handlers: dict[str, Callable[[dict[str, Any]], None]] = {
+            "hello": self._hello,
+            "reconstruct": self._reconstruct,
+            "cancel": self._cancel_job,
+        }
+        handler = handlers.get(request["type"])
+        if handler is None:
+            known = [*handlers, "shutdown"]
+            self._error(request.get("id"), "bad_request", f"Unknown request type; known: {known}.")
+            return
+        try:
+            handler(request)
+        except VGGT4DError as error:
+            self._error(request.get("id"), error.code, str(error))
+        except Exception as error:
+            _logger.exception("request %s failed", request.get("type"))
+            self._error(request.get("id"), "internal", f"{type(error).__name__}: {error}")
+
+    def _hello(self, request: dict[str, Any]) -> None:
+        weights = str(request.get("weights") or DEFAULT_WEIGHTS)
+        cuda = torch.cuda.is_available()
+        self.send(
+            {
+                "type": "hello",
+                "id": request.get("id"),
+                "version": package_version(),
+                "protocol": PROTOCOL_VERSION,
+                "device": str(resolve_device("auto")),
+                "cuda_available": cuda,
+                "cuda_device": torch.cuda.get_device_name(0) if cuda else None,
+                "torch": torch.__version__,
+                "weights": weights,
+                "weights_cached": weights_cached(weights),
+                "busy": self._busy(),
+            }
+        )
+
+    def _reconstruct(self, request: dict[str, Any]) -> None:
+        request_id = request.get("id")
+        if self._busy():
+            self._error(request_id, "busy", "A job is already running; cancel it first.")
+            return
+        input_path, output_path = request.get("input"), request.get("output")
+        if not isinstance(input_path, str) or not isinstance(output_path, str):
+            raise InputError('reconstruct needs "input" and "output" paths (strings).')
+        options = request.get("options") or {}
+        if not isinstance(options, dict):
+            raise InputError('"options" must be a JSON object.')
+        job_options = JobOptions.from_dict(options)
+        self._cancel.clear()
+        self._worker = threading.Thread(
+            target=self._work,
+            args=(request_id, input_path, output_path, job_options),
+            name="vggt4d-job",
+            daemon=True,
+        )
+        self._worker.start()
+
+    def _cancel_job(self, request: dict[str, Any]) -> None:
+        if not self._busy():
+            self._error(request.get("id"), "no_job", "There is no running job to cancel.")
+            return
+        self._cancel.set()
+
+    def _busy(self) -> bool:
+        return self._worker is not None and self._worker.is_alive()
+
+    def _work(
+        self, request_id: Any, input_path: str, output_path: str, options: JobOptions
+    ) -> None:
+        last_sent = [0.0, ""]
+
+        def progress(update: ProgressUpdate) -> None:
+            now = time.monotonic()
+            important = update.stage != last_sent[1] or update.stage_fraction >= 1.0
+            if not important and now - last_sent[0] < _PROGRESS_INTERVAL_S:
+                return
+            last_sent[:] = [now, update.stage]
+            self.send(
+                {
+                    "type": "progress",
+                    "id": request_id,
+                    "stage": update.stage,
+                    "fraction": round(update.fraction, 4),
+                    "stage_fraction": round(update.stage_fraction, 4),
+                    "eta_s": None if update.eta_s is None else round(update.eta_s, 1),
+                }
+            )
+
+        def log(level: str, message: str) -> None:
+            if level == "warning":
+                self.send({"type": "warning", "id": request_id, "message": message})
+            else:
+                self.send({"type": "log", "id": request_id, "level": level, "message": message})
+
+        try:
+            bundle = run_job(input_path, output_path, options, progress, self._cancel.is_set, log)
+        except CancelledError:
+            self.send({"type": "cancelled", "id": request_id})
+        except VGGT4DError as error:
+            self._error(request_id, error.code, str(error))
+        except Exception as error:
+            _logger.exception("job %s failed", request_id)
+            self._error(request_id, "internal", f"{type(error).__name__}: {error}")
+        else:
+            self.send({"type": "result", "id": request_id, "bundle": str(bundle)})
+
+    def _error(self, request_id: Any, code: str, message: str) -> None:
+        self.send({"type": "error", "id": request_id, "code": code, "message": message})
+
+
+def _protocol_stream() -> TextIO:
+    """Keep the real stdout for protocol lines and send everything else written to it (Python
+    prints, C libraries) to stderr."""
+    sys.stdout.flush()
+    protocol = os.fdopen(os.dup(sys.stdout.fileno()), "w", encoding="utf-8", buffering=1)
+    os.dup2(sys.stderr.fileno(), sys.stdout.fileno())
+    sys.stdout = sys.stderr
+    return protocol
+
+
+def main() -> None:
+    """Entry point of `python -m vggt4d.server`."""
+    logging.basicConfig(stream=sys.stderr, level=logging.INFO, format="%(levelname)s %(message)s")
+    server = JobServer(_protocol_stream())
+    server.serve(iter(sys.stdin.readline, ""))
+
+
+if __name__ == "__main__":
+    main()
