@@ -1,0 +1,162 @@
+"""The `vggt4d` command line: reconstruct footage, export a bundle, summarise a bundle.
+
+A thin shell over `vggt4d.job.run_job` and the bundle/export functions: parse, call, format.
+Errors the user can fix print one line `error: <message>` and exit with status 2.
+"""
+
+import argparse
+import sys
+import time
+from collections.abc import Sequence
+from dataclasses import replace
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from vggt4d.errors import VGGT4DError
+
+if TYPE_CHECKING:
+    from vggt4d.job import ProgressUpdate
+
+_BAR_WIDTH = 30
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the `vggt4d` console script; returns the exit status."""
+    arguments = _parser().parse_args(argv)
+    try:
+        return arguments.command(arguments)
+    except VGGT4DError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("\ninterrupted", file=sys.stderr)
+        return 130
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="vggt4d", description=__doc__.splitlines()[0])
+    commands = parser.add_subparsers(required=True, metavar="COMMAND")
+
+    reconstruct = commands.add_parser("reconstruct", help="footage -> result bundle")
+    reconstruct.add_argument("input", help="video file, image folder or pattern (shot.%%04d.png)")
+    reconstruct.add_argument("-o", "--output", required=True, help="bundle directory to write")
+    reconstruct.add_argument("--frames", help="plate frames START:END:STRIDE (inclusive)")
+    reconstruct.add_argument("--max-frames", type=int, help="at most N frames, evenly spread")
+    reconstruct.add_argument(
+        "--weights", default="facebook/VGGT-1B", help="Hugging Face id, folder or file"
+    )
+    reconstruct.add_argument("--device", choices=("auto", "cuda", "cpu"), default="auto")
+    reconstruct.add_argument("--masks", help="folder of artist masks (mask.NNNNNN.png)")
+    reconstruct.add_argument("--no-refine", action="store_true", help="skip mask refinement")
+    reconstruct.add_argument("--mode", choices=("crop", "pad"), default="crop")
+    reconstruct.add_argument("--point-budget", type=int, help="most static points to keep")
+    reconstruct.set_defaults(command=_reconstruct)
+
+    export = commands.add_parser("export", help="bundle -> COLMAP / TUM / PLY")
+    export.add_argument("bundle")
+    export.add_argument("--colmap", help="folder for cameras.txt, images.txt, points3D.txt")
+    export.add_argument("--tum", help="trajectory file (timestamp tx ty tz qx qy qz qw)")
+    export.add_argument("--ply", help="static point cloud file")
+    export.add_argument("--ply-dynamic", action="store_true", help="add dynamic points to --ply")
+    export.set_defaults(command=_export)
+
+    info = commands.add_parser("info", help="validate a bundle and summarise it")
+    info.add_argument("bundle")
+    info.set_defaults(command=_info)
+    return parser
+
+
+def _reconstruct(arguments: argparse.Namespace) -> int:
+    from vggt4d.job import JobOptions, run_job  # torch loads only for this command
+
+    defaults = JobOptions()
+    options = JobOptions(
+        frames=arguments.frames,
+        max_frames=arguments.max_frames,
+        weights=arguments.weights,
+        device=arguments.device,
+        masks_dir=arguments.masks,
+        preprocess_mode=arguments.mode,
+        point_budget=arguments.point_budget or defaults.point_budget,
+        reconstruct=replace(defaults.reconstruct, refine=not arguments.no_refine),
+    )
+    bar = _ProgressBar()
+    try:
+        bundle = run_job(arguments.input, arguments.output, options, bar.update, log=bar.log)
+    finally:
+        bar.finish()
+    print(bundle)
+    return 0
+
+
+def _export(arguments: argparse.Namespace) -> int:
+    from vggt4d.io.bundle import read_bundle
+    from vggt4d.io.exports import export_colmap, export_ply, export_tum
+
+    if not (arguments.colmap or arguments.tum or arguments.ply):
+        print("error: nothing to export: give --colmap, --tum and/or --ply", file=sys.stderr)
+        return 2
+    data = read_bundle(arguments.bundle)
+    if arguments.colmap:
+        print(export_colmap(data, arguments.colmap))
+    if arguments.tum:
+        print(export_tum(data, arguments.tum))
+    if arguments.ply:
+        print(export_ply(data, arguments.ply, include_dynamic=arguments.ply_dynamic))
+    return 0
+
+
+def _info(arguments: argparse.Namespace) -> int:
+    from vggt4d.io.bundle import validate_bundle
+
+    manifest = validate_bundle(arguments.bundle)
+    plate, model_input, counts = manifest["plate"], manifest["model_input"], manifest["counts"]
+    frames, model = manifest["frames"], manifest["model"]
+    timings = manifest["timings"]
+    lines = [
+        f"bundle:   {Path(arguments.bundle).resolve()} (valid, version {manifest['version']})",
+        f"source:   {manifest['source']['path']} ({manifest['source']['kind']})",
+        f"plate:    {plate['width']}x{plate['height']} at {plate['fps']:g} fps",
+        f"frames:   {counts['frames']} ({frames[0]}..{frames[-1]})",
+        f"model:    {model['source']} at {model_input['width']}x{model_input['height']} "
+        f"({model_input['mode']})" + (" - UNTRAINED TEST WEIGHTS" if model["test_weights"] else ""),
+        f"points:   {counts['static_points']} static, {counts['dynamic_points']} dynamic",
+        f"time:     {sum(timings.values()):.1f} s ("
+        + ", ".join(f"{stage} {seconds:.1f}" for stage, seconds in timings.items())
+        + ")",
+    ]
+    print("\n".join(lines))
+    return 0
+
+
+class _ProgressBar:
+    """A one-line progress bar on stderr; on a pipe, one line per stage instead."""
+
+    def __init__(self) -> None:
+        self._interactive = sys.stderr.isatty()
+        self._stage = ""
+        self._drawn = False
+
+    def update(self, update: "ProgressUpdate") -> None:
+        stage, fraction, eta = update.stage, update.fraction, update.eta_s
+        if not self._interactive:
+            if stage != self._stage:
+                print(f"[{fraction:4.0%}] {stage}", file=sys.stderr, flush=True)
+            self._stage = stage
+            return
+        self._drawn = True
+        filled = round(fraction * _BAR_WIDTH)
+        remaining = "" if eta is None else f" ETA {time.strftime('%M:%S', time.gmtime(eta))}"
+        line = f"\r[{'#' * filled}{'.' * (_BAR_WIDTH - filled)}] {fraction:4.0%} {stage:<11}"
+        print(line + remaining.ljust(10), end="", file=sys.stderr, flush=True)
+
+    def log(self, level: str, message: str) -> None:
+        if level == "warning":
+            self.finish()
+            print(f"warning: {message}", file=sys.stderr, flush=True)
+
+    def finish(self) -> None:
+        """End the bar's line so that what follows starts on a fresh one."""
+        if self._drawn:
+            print(file=sys.stderr)
+            self._drawn = False
