@@ -66,11 +66,14 @@ def test_installed_zip_enables_registers_and_disables_cleanly(built_zip, factory
         assert icons.icons_dir() == tmp_path / "vggt4d_blender" / "icons"
         assert sorted(icons._previews.keys()) == sorted(icons.ICON_NAMES)
         assert icons._previews["masks"].image_size[:] == (64, 64)
+        handlers = bpy.app.handlers.load_post
+        assert [h.__name__ for h in handlers].count("reset_stale_status") == 1
 
         addon_utils.disable(module, default_set=True, handle_error=_raise)
         assert not hasattr(bpy.types.Scene, "vggt4d")
         assert not any(hasattr(bpy.types, panel) for panel in PANELS)
         assert icons._previews is None
+        assert "reset_stale_status" not in [h.__name__ for h in handlers]
     finally:
         bpy.context.preferences.extensions.repos.remove(repo)
 

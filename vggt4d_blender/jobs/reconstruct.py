@@ -30,6 +30,18 @@ def _tag_redraw(context: bpy.types.Context) -> None:
             area.tag_redraw()
 
 
+@bpy.app.handlers.persistent
+def reset_stale_status(_filepath: str) -> None:
+    """A file saved during a job still says "running": no job survives a file load, so
+    clear that state, or Reconstruct would stay greyed out in that file forever."""
+    for scene in bpy.data.scenes:
+        settings = scene.vggt4d
+        if settings.status_state in RUNNING_STATES:
+            settings.status_state = "failed"
+            settings.status_message = "Interrupted: the file was saved while a job ran"
+        settings.cancel_requested = False
+
+
 class VGGT4D_OT_reconstruct(bpy.types.Operator):
     """Reconstruct cameras, depth, points and dynamic masks from the footage (Esc cancels)"""
 

@@ -46,3 +46,17 @@ def test_check_backend_with_a_bad_interpreter_reports(addon, tmp_path):
     with pytest.raises(RuntimeError, match="Backend Python not found"):
         bpy.ops.vggt4d.check_backend()
     assert "Backend Python not found" in bpy.context.window_manager.vggt4d_backend.report
+
+
+def test_a_file_saved_during_a_job_reopens_ready_to_run(addon, tmp_path):
+    import bpy
+
+    settings = bpy.context.scene.vggt4d
+    settings.status_state, settings.cancel_requested = "running", True
+    path = tmp_path / "saved_while_running.blend"
+    bpy.ops.wm.save_as_mainfile(filepath=str(path))
+    bpy.ops.wm.open_mainfile(filepath=str(path))
+    settings = bpy.context.scene.vggt4d
+    assert settings.status_state == "failed" and not settings.cancel_requested
+    assert "Interrupted" in settings.status_message
+    assert bpy.ops.vggt4d.reconstruct.poll()
