@@ -7,11 +7,15 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import bpy
 
 from .operators import VGGT4D_OT_import_bundle, menu_import
 from .scene_tools import VGGT4D_OT_set_floor, VGGT4D_OT_set_origin, VGGT4D_OT_set_scale
+
+if TYPE_CHECKING:
+    from .shot import ImportResult, ImportSettings
 
 classes = (
     VGGT4D_OT_import_bundle,
@@ -33,8 +37,10 @@ def unregister() -> None:
         bpy.utils.unregister_class(cls)
 
 
-def import_bundle(context: bpy.types.Context, bundle_path: str | Path, settings=None):
-    """Import a bundle (see ``shot.import_bundle``); returns an ``ImportResult``."""
+def import_bundle(
+    context: bpy.types.Context, bundle_path: str | Path, settings: ImportSettings | None = None
+) -> ImportResult:
+    """Import a bundle (see ``shot.import_bundle``); numpy loads only when this is called."""
     from .shot import import_bundle as import_shot
 
     return import_shot(context, bundle_path, settings)

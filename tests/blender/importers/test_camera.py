@@ -67,8 +67,10 @@ def test_plate_frame_numbers_key_the_camera_and_set_the_range(factory_blender, b
 
 
 def test_first_camera_is_level_looking_along_y(factory_blender, bundle_dir):
+    from vggt4d_blender.importers import import_bundle as public_import_bundle
+
     bpy = factory_blender
-    result = import_bundle(bpy.context, bundle_dir("level"), CAMERA_ONLY)
+    result = public_import_bundle(bpy.context, bundle_dir("level"), CAMERA_ONLY)
     bpy.context.scene.frame_set(1)
     matrix = np.array(bpy.data.objects[result.camera].matrix_world)
     np.testing.assert_allclose(matrix[:3, :3] @ [0, 0, -1], [0, 1, 0], atol=1e-6)
