@@ -75,7 +75,6 @@ class JobRunner:
         settings.cancel_requested = False
         self.job.start()
         self._write_status()
-        settings.bundle_path = ""
 
     def cancel(self) -> None:
         self.job.cancel()

@@ -125,8 +125,10 @@ def test_cancel_button_stops_the_backend(addon, video, tiny_weights, tmp_path):
 def test_backend_error_becomes_an_operator_report(addon, tiny_weights, tmp_path):
     import bpy
 
-    _configure(bpy, addon, tmp_path / "missing.mp4", tiny_weights, tmp_path / "cache")
+    settings = _configure(bpy, addon, tmp_path / "missing.mp4", tiny_weights, tmp_path / "cache")
+    settings.bundle_path = str(tmp_path / "cache" / "earlier.vggt4d")
     with pytest.raises(RuntimeError, match=r"missing\.mp4") as caught:
         bpy.ops.vggt4d.reconstruct()
     assert "Traceback" not in str(caught.value)
-    assert bpy.context.scene.vggt4d.status_state == "failed"
+    assert settings.status_state == "failed"
+    assert settings.bundle_path == str(tmp_path / "cache" / "earlier.vggt4d")  # still re-runnable
