@@ -11,8 +11,8 @@ before global block ``l``).
   ``N = S*P`` in frame-major order. ``P`` counts every token of a frame: camera, registers
   (``patch_start_idx = 5`` special tokens) and patches. The model keeps no reference to q/k after
   the call, so a hook can reduce them to statistics in place and let them go; store them only if
-  you need them (they are large: ``S*P*C`` numbers per site). They are float32 even under
-  autocast, because QK-norm (a LayerNorm) runs in float32 there.
+  you need them (they are large: ``S*P*C`` numbers per site). Their dtype is what attention
+  sees: float32 without autocast, possibly the autocast dtype under it; accumulate in float32.
 * ``key_keep_mask(site)`` -> bool ``[B*S, P]`` or ``None``: ``True`` keeps a token as a key/value
   for every query; ``False`` removes it from K and V and the softmax renormalises over the rest
   (an additive -inf logit bias). The model builds ``[B*S, 1, 1, P]`` for frame blocks and

@@ -42,3 +42,17 @@ def test_checkpoint_with_track_head_loads_strictly(tiny_model: VGGT) -> None:
     clone.load_checkpoint_state(state)
     for key, value in clone.state_dict().items():
         assert torch.equal(value, state[key]), key
+
+
+def test_meta_build_then_assign_load_runs(
+    fixtures_dir: Path, tiny_model: VGGT, tiny_case: dict[str, torch.Tensor]
+) -> None:
+    """No buffers: a meta-built model adopts checkpoint tensors without a second copy."""
+    with torch.device("meta"):
+        model = VGGT.from_config(fixtures_dir / "tiny_vggt" / "config.json")
+    model.load_checkpoint_state(tiny_model.state_dict(), assign=True)
+    assert {t.device.type for t in model.state_dict().values()} == {"cpu"}
+    with torch.no_grad():
+        out = model.eval()(tiny_case["images"], heads=("camera",))
+        reference = tiny_model(tiny_case["images"], heads=("camera",))
+    assert torch.equal(out["pose_enc"], reference["pose_enc"])
