@@ -14,6 +14,7 @@ import bpy
 from bpy.props import StringProperty
 
 from .backend_client import BackendError
+from .job import JobStatus
 from .runner import JobRunner
 
 log = logging.getLogger(__name__)
@@ -28,6 +29,35 @@ def _tag_redraw(context: bpy.types.Context) -> None:
     for area in screen.areas:
         if area.type in {"VIEW_3D", "CLIP_EDITOR"}:
             area.tag_redraw()
+
+
+def start_progress(context: bpy.types.Context) -> bpy.types.Timer:
+    """The modal operator's timer, and the window manager's progress indicator."""
+    window_manager = context.window_manager
+    timer = window_manager.event_timer_add(TIMER_INTERVAL_S, window=context.window)
+    window_manager.progress_begin(0, 100)
+    return timer
+
+
+def show_progress(context: bpy.types.Context, status: JobStatus) -> None:
+    """Progress indicator and status-bar text for one tick (the panel reads scene.vggt4d)."""
+    context.window_manager.progress_update(int(status.fraction * 100))
+    if context.workspace is not None:
+        context.workspace.status_text_set(
+            f"VGGT4D: {status.stage} {status.fraction:.0%} - {status.message} (Esc to cancel)"
+        )
+    _tag_redraw(context)
+
+
+def end_progress(context: bpy.types.Context, timer: bpy.types.Timer | None) -> None:
+    """Undo start_progress and show_progress."""
+    window_manager = context.window_manager
+    if timer is not None:
+        window_manager.event_timer_remove(timer)
+    window_manager.progress_end()
+    if context.workspace is not None:
+        context.workspace.status_text_set(None)
+    _tag_redraw(context)
 
 
 @bpy.app.handlers.persistent
@@ -65,10 +95,8 @@ class VGGT4D_OT_reconstruct(bpy.types.Operator):
         if runner is None:
             return {"CANCELLED"}
         self._runner = runner
-        window_manager = context.window_manager
-        self._timer = window_manager.event_timer_add(TIMER_INTERVAL_S, window=context.window)
-        window_manager.modal_handler_add(self)
-        window_manager.progress_begin(0, 100)
+        self._timer = start_progress(context)
+        context.window_manager.modal_handler_add(self)
         return {"RUNNING_MODAL"}
 
     def execute(self, context: bpy.types.Context) -> set[str]:
@@ -92,24 +120,20 @@ class VGGT4D_OT_reconstruct(bpy.types.Operator):
         if event.type != "TIMER":
             return {"PASS_THROUGH"}
         finished = runner.tick(context)
-        status = runner.status
-        context.window_manager.progress_update(int(status.fraction * 100))
-        if context.workspace is not None:
-            context.workspace.status_text_set(
-                f"VGGT4D: {status.stage} {status.fraction:.0%} - {status.message} (Esc to cancel)"
-            )
+        show_progress(context, runner.status)
         self._report_all(runner)
-        _tag_redraw(context)
         if not finished:
             return {"PASS_THROUGH"}
-        self._end(context)
-        return {"FINISHED"} if status.state == "done" else {"CANCELLED"}
+        end_progress(context, self._timer)
+        self._timer = None
+        return {"FINISHED"} if runner.status.state == "done" else {"CANCELLED"}
 
     def cancel(self, context: bpy.types.Context) -> None:
         """Blender ends the operator (file load, quit): stop the backend too."""
         if self._runner is not None:
             self._runner.close()
-        self._end(context)
+        end_progress(context, self._timer)
+        self._timer = None
 
     def _start(self, context: bpy.types.Context) -> JobRunner | None:
         masks_dir = Path(self.masks_dir) if self.masks_dir else None
@@ -127,16 +151,6 @@ class VGGT4D_OT_reconstruct(bpy.types.Operator):
     def _report_all(self, runner: JobRunner) -> None:
         for level, message in runner.take_reports():
             self.report({level}, message)
-
-    def _end(self, context: bpy.types.Context) -> None:
-        window_manager = context.window_manager
-        if self._timer is not None:
-            window_manager.event_timer_remove(self._timer)
-            self._timer = None
-        window_manager.progress_end()
-        if context.workspace is not None:
-            context.workspace.status_text_set(None)
-        _tag_redraw(context)
 
 
 class VGGT4D_OT_cancel(bpy.types.Operator):

@@ -60,3 +60,20 @@ def test_a_file_saved_during_a_job_reopens_ready_to_run(addon, tmp_path):
     assert settings.status_state == "failed" and not settings.cancel_requested
     assert "Interrupted" in settings.status_message
     assert bpy.ops.vggt4d.reconstruct.poll()
+
+
+def test_modal_progress_helpers_run_on_the_real_window_manager(addon):
+    """What the modal operator does around each tick, on headless Blender's one window."""
+    import importlib
+
+    import bpy
+
+    reconstruct = importlib.import_module(f"{addon}.jobs.reconstruct")
+    job = importlib.import_module(f"{addon}.jobs.job")
+    context = bpy.context
+    assert context.window is not None and context.workspace is not None
+    timer = reconstruct.start_progress(context)
+    assert abs(timer.time_step - reconstruct.TIMER_INTERVAL_S) < 1e-6
+    status = job.JobStatus(state="running", stage="pass1", fraction=0.4, message="pass1 40%")
+    reconstruct.show_progress(context, status)
+    reconstruct.end_progress(context, timer)
