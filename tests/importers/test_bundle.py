@@ -128,3 +128,50 @@ def test_wrong_dynamic_offsets(broken):
     np.savez(path, **arrays)
     with pytest.raises(bundle.BundleError, match="frame_offsets"):
         bundle.read_bundle(broken)
+
+
+def _absolute_path(m):
+    m["files"]["depth"]["path"] = "/etc/passwd"
+
+
+def _backslash_path(m):
+    m["files"]["depth"]["path"] = "depth\\depth.npy"
+
+
+def _count_mismatch(m):
+    m["counts"]["dynamic_points"] += 1
+
+
+def _mask_count(m):
+    m["files"]["refined_masks"]["paths"].pop()
+
+
+def _mask_size(m):
+    m["files"]["coarse_masks"]["width"] += 1
+
+
+@pytest.mark.parametrize(
+    "edit",
+    [
+        _wrong_version,
+        _parent_path,
+        _wrong_shape,
+        _wrong_dtype,
+        _unsorted_frames,
+        _missing_files,
+        _absolute_path,
+        _backslash_path,
+        _count_mismatch,
+        _mask_count,
+        _mask_size,
+    ],
+)
+def test_backend_and_addon_refuse_the_same_manifests(broken, edit):
+    from vggt4d.errors import BundleError as BackendBundleError
+    from vggt4d.io.bundle import validate_bundle as backend_validate
+
+    _edit_manifest(broken, edit)
+    with pytest.raises(BackendBundleError):
+        backend_validate(broken)
+    with pytest.raises(bundle.BundleError):
+        bundle.validate_bundle(broken)

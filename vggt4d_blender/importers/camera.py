@@ -80,13 +80,18 @@ def set_scene_from_plate(scene: bpy.types.Scene, bundle: Bundle, camera: bpy.typ
 def attach_plate(bundle: Bundle, camera: bpy.types.Object) -> bpy.types.MovieClip | None:
     """Show the source footage behind the camera; plate frame N lands on scene frame N.
 
-    Returns None when the footage is not on this machine any more (the import still works).
+    Returns None when the footage is not on this machine any more or Blender cannot read it
+    (the import still works, and reports it).
     """
     found = plate_file(bundle)
     if found is None:
         return None
     path, first_number = found
-    clip = tag(bpy.data.movieclips.load(str(path), check_existing=False), bundle.shot_name)
+    try:
+        clip = bpy.data.movieclips.load(str(path), check_existing=False)
+    except RuntimeError:  # Blender's "cannot read" for a file it does not understand
+        return None
+    tag(clip, bundle.shot_name)
     # A clip shows its loaded file (or a video's first frame) at scene frame ``frame_start``.
     clip.frame_start = first_number
     background = camera.data.background_images.new()

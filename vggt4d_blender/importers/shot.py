@@ -88,7 +88,9 @@ def import_bundle(
         result.dynamic_points = len(moving.data.vertices)
     plate_clip = camera.attach_plate(bundle, shot_camera) if settings.plate_background else None
     if settings.plate_background and plate_clip is None:
-        result.warnings.append("the source footage was not found; no plate background")
+        result.warnings.append(
+            "the source footage was not found or not readable; no plate background"
+        )
     result.plate = plate_clip.name if plate_clip else None
     if settings.import_masks:
         _import_masks(scene, bundle, plate_clip, result)

@@ -29,7 +29,9 @@ def test_projection_matches_bundle_at_every_frame(factory_blender, bundle_dir, n
     data = read_bundle(path)
     # The factory scales fx and fy together over time, so fx/fy stays constant: exact case.
     result = import_bundle(bpy.context, path, CAMERA_ONLY)
-    assert result.warnings == ["the source footage was not found; no plate background"]
+    assert result.warnings == [
+        "the source footage was not found or not readable; no plate background"
+    ]
     scene, camera = bpy.context.scene, bpy.data.objects[result.camera]
     rng = np.random.default_rng(3)
     points = rng.uniform(-0.8, 0.8, (30, 3)) + np.array([0, 0, 4.0])
