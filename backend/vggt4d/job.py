@@ -68,6 +68,23 @@ class JobOptions:
     point_budget: int | None = 2_000_000
     reconstruct: ReconstructOptions = field(default_factory=ReconstructOptions)
 
+    def __post_init__(self) -> None:
+        """Refuse bad values here, before any work, with a message naming the option."""
+        if self.frames is not None:
+            FrameRange.parse(self.frames)
+        for name in ("max_frames", "point_budget"):
+            value = getattr(self, name)
+            if value is not None and (not isinstance(value, int) or value < 1):
+                raise InputError(f"{name} must be a whole number of 1 or more, got {value!r}.")
+        if not 0.0 <= self.confidence_percentile < 100.0:
+            raise InputError(
+                f"confidence_percentile must be in [0, 100), got {self.confidence_percentile!r}."
+            )
+        if self.preprocess_mode not in ("crop", "pad"):
+            raise InputError(f"preprocess_mode must be crop or pad, got {self.preprocess_mode!r}.")
+        if not isinstance(self.weights, str) or not isinstance(self.device, str):
+            raise InputError("weights and device must be strings.")
+
     def to_dict(self) -> dict[str, Any]:
         values = {item.name: getattr(self, item.name) for item in fields(self)}
         values["reconstruct"] = self.reconstruct.to_dict()

@@ -94,13 +94,18 @@ class JobServer:
     def _hello(self, request: dict[str, Any]) -> None:
         weights = str(request.get("weights") or DEFAULT_WEIGHTS)
         cuda = torch.cuda.is_available()
+        try:
+            device, device_error = str(resolve_device(str(request.get("device") or "auto"))), None
+        except InputError as error:  # still answer: the add-on shows why the device is unusable
+            device, device_error = None, str(error)
         self.send(
             {
                 "type": "hello",
                 "id": request.get("id"),
                 "version": package_version(),
                 "protocol": PROTOCOL_VERSION,
-                "device": str(resolve_device("auto")),
+                "device": device,
+                "device_error": device_error,
                 "cuda_available": cuda,
                 "cuda_device": torch.cuda.get_device_name(0) if cuda else None,
                 "torch": torch.__version__,

@@ -121,3 +121,19 @@ def test_options_round_trip_and_refuse_unknown_keys() -> None:
     assert JobOptions.from_dict(options.to_dict()) == options
     with pytest.raises(InputError, match="max_frame"):
         JobOptions.from_dict({"max_frame": 3})
+
+
+@pytest.mark.parametrize(
+    "values",
+    [
+        {"frames": "a:b"},
+        {"max_frames": 0},
+        {"point_budget": "many"},
+        {"confidence_percentile": 100},
+        {"preprocess_mode": "stretch"},
+        {"reconstruct": {"refine_method": "guess"}},
+    ],
+)
+def test_bad_option_values_are_input_errors(values: dict) -> None:
+    with pytest.raises(InputError):
+        JobOptions.from_dict(values)

@@ -97,6 +97,9 @@ def test_hello_reports_versions_device_and_weights(server: ServerProcess, tiny_w
     assert hello["torch"] and hello["version"]
     assert hello["weights_cached"] is True
     assert hello["busy"] is False
+    server.send({"type": "hello", "id": 2, "device": "no-such-device"})
+    hello = server.next_event()
+    assert hello["device"] is None and "no-such-device" in hello["device_error"]
 
 
 def test_bad_requests_get_errors_and_the_server_keeps_going(server: ServerProcess) -> None:
