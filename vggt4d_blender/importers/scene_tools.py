@@ -30,7 +30,8 @@ def selected_points(obj: bpy.types.Object) -> np.ndarray:
     selected = np.zeros(count, dtype=bool)
     mesh.vertices.foreach_get("select", selected)
     local = np.empty(count * 3, dtype=np.float32)
-    mesh.attributes["position"].data.foreach_get("vector", local)
+    # Not the ``position`` attribute: in edit mode attributes are the BMesh's layers.
+    mesh.vertices.foreach_get("co", local)
     local = local.reshape(-1, 3)[selected].astype(np.float64)
     matrix = np.array(obj.matrix_world)
     return local @ matrix[:3, :3].T + matrix[:3, 3]

@@ -70,3 +70,20 @@ def test_tools_refuse_too_few_points(addon, bundle_dir):
     _select(cloud, [0])
     with pytest.raises(RuntimeError, match="Select at least 3 points"):
         bpy.ops.vggt4d.set_floor()
+
+
+def test_set_origin_reads_the_edit_mode_selection(addon, bundle_dir):
+    import bmesh
+    import bpy
+
+    cloud = _import(bpy, bundle_dir("editing"))
+    cloud.select_set(True)
+    bpy.ops.object.mode_set(mode="EDIT")
+    edit_mesh = bmesh.from_edit_mesh(cloud.data)
+    for vertex in edit_mesh.verts:
+        vertex.select = vertex.index in (7, 8)
+    bmesh.update_edit_mesh(cloud.data)
+    assert bpy.ops.vggt4d.set_origin() == {"FINISHED"}
+    bpy.ops.object.mode_set(mode="OBJECT")
+    np.testing.assert_allclose(selected_points(cloud).mean(0), 0.0, atol=1e-5)
+    assert len(selected_points(cloud)) == 2
