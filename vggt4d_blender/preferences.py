@@ -29,6 +29,11 @@ class VGGT4D_AddonPreferences(bpy.types.AddonPreferences):
         default="facebook/VGGT-1B",
         description="Hugging Face repository id or a local folder with config.json and weights",
     )
+    setup_python: StringProperty(
+        name="Setup Python",
+        subtype="FILE_PATH",
+        description="Python 3.10-3.12 that 'Set up backend' builds from (empty: search PATH)",
+    )
     device: EnumProperty(name="Device", items=DEVICES, default="auto")
     cache_dir: StringProperty(
         name="Cache Folder",
@@ -42,8 +47,10 @@ class VGGT4D_AddonPreferences(bpy.types.AddonPreferences):
         layout.prop(self, "weights_source")
         layout.prop(self, "device")
         layout.prop(self, "cache_dir")
+        layout.prop(self, "setup_python")
         row = layout.row()
-        row.operator("vggt4d.setup_backend", icon="CONSOLE")
+        setup = row.operator("vggt4d.setup_backend", icon="CONSOLE")
+        setup.base_python = self.setup_python
         row.operator("vggt4d.check_backend", icon="CHECKMARK")
         if not bpy.app.online_access:
             layout.label(text="Online access is off: setup cannot download", icon="INFO")

@@ -32,13 +32,27 @@ class CheckedLayout:
             if name == "prop":
                 data, prop = args[:2]
                 assert prop in data.bl_rna.properties, f"{data} has no property {prop}"
+            self.calls.append((name, args[1:] if name == "prop" else args, kwargs))
             if name == "operator":
                 category, operator = args[0].split(".")
                 assert hasattr(getattr(self._bpy.ops, category), operator), args[0]
-            self.calls.append((name, args[1:] if name == "prop" else args, kwargs))
+                rna = getattr(getattr(self._bpy.ops, category), operator).get_rna_type()
+                return CheckedOperatorProperties(rna, self.calls)
             return CheckedLayout(self._bpy, self.calls)
 
         return call
+
+
+class CheckedOperatorProperties:
+    """What ``layout.operator`` returns: only the operator's real properties can be set."""
+
+    def __init__(self, rna, calls):
+        object.__setattr__(self, "_rna", rna)
+        object.__setattr__(self, "_calls", calls)
+
+    def __setattr__(self, name, value):
+        assert name in self._rna.properties, f"{self._rna.identifier} has no property {name}"
+        self._calls.append(("operator_property", (name, value), {}))
 
 
 @pytest.mark.parametrize("state", ["idle", "running", "failed"])
@@ -74,6 +88,7 @@ def test_preferences_draw_with_real_properties_and_operators(addon):
 
     preferences = bpy.context.preferences.addons[addon].preferences
     bpy.context.window_manager.vggt4d_backend.report = "version: 0.1.0\ndevice: cpu"
+    preferences.setup_python = "/usr/bin/python3.12"
     calls = []
     holder = type("Holder", (), {})()
     holder.layout = CheckedLayout(bpy, calls)
@@ -81,6 +96,7 @@ def test_preferences_draw_with_real_properties_and_operators(addon):
     labels = [kwargs.get("text") for name, _, kwargs in calls if name == "label"]
     assert "version: 0.1.0" in labels and "device: cpu" in labels
     assert any("Online access is off" in (label or "") for label in labels)
+    assert ("operator_property", ("base_python", "/usr/bin/python3.12"), {}) in calls
 
 
 class _Bound:
