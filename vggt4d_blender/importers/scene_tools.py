@@ -54,9 +54,14 @@ class _ShotTool:
         obj = context.active_object
         return obj is not None and obj.get(SHOT_TAG) is not None and shot_root(obj) is not None
 
-    def _points(self, context: bpy.types.Context, minimum: int) -> np.ndarray | None:
+    def _points(
+        self, context: bpy.types.Context, minimum: int, with_cursor: bool = False
+    ) -> np.ndarray | None:
+        """Selected cloud points; with_cursor adds the 3D cursor when fewer than minimum."""
         obj = context.active_object
         points = selected_points(obj) if obj.type == "MESH" else np.empty((0, 3))
+        if with_cursor and len(points) < minimum:
+            points = np.vstack([points, np.array(context.scene.cursor.location)])
         if len(points) < minimum:
             self.report({"ERROR"}, f"Select at least {minimum} points of the cloud in edit mode")
             return None
@@ -64,7 +69,8 @@ class _ShotTool:
 
 
 class VGGT4D_OT_set_floor(_ShotTool, bpy.types.Operator):
-    """Fit a plane to the selected points and turn the shot so that plane is the Z=0 floor"""
+    """Fit a plane to the selected points (plus the 3D cursor when only two are selected) and
+    turn the shot so that plane is the Z=0 floor"""
 
     bl_idname = "vggt4d.set_floor"
     bl_label = "Set Floor"
@@ -72,7 +78,7 @@ class VGGT4D_OT_set_floor(_ShotTool, bpy.types.Operator):
     def execute(self, context: bpy.types.Context) -> set[str]:
         from .point_math import floor_transform
 
-        points = self._points(context, 3)
+        points = self._points(context, 3, with_cursor=True)
         if points is None:
             return {"CANCELLED"}
         root = shot_root(context.active_object)

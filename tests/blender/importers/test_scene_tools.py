@@ -67,7 +67,7 @@ def test_tools_refuse_too_few_points(addon, bundle_dir):
     import bpy
 
     cloud = _import(bpy, bundle_dir("few"))
-    _select(cloud, [0])
+    _select(cloud, [0])  # one point + the 3D cursor is still not a plane
     with pytest.raises(RuntimeError, match="Select at least 3 points"):
         bpy.ops.vggt4d.set_floor()
 
@@ -87,3 +87,13 @@ def test_set_origin_reads_the_edit_mode_selection(addon, bundle_dir):
     bpy.ops.object.mode_set(mode="OBJECT")
     np.testing.assert_allclose(selected_points(cloud).mean(0), 0.0, atol=1e-5)
     assert len(selected_points(cloud)) == 2
+
+
+def test_floor_through_two_points_and_the_cursor(addon, bundle_dir):
+    import bpy
+
+    cloud = _import(bpy, bundle_dir("cursor"))
+    _select(cloud, [3, 4])
+    bpy.context.scene.cursor.location = (0.3, 0.2, -1.0)
+    assert bpy.ops.vggt4d.set_floor() == {"FINISHED"}
+    np.testing.assert_allclose(selected_points(cloud)[:, 2], 0.0, atol=1e-5)
