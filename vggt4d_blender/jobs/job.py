@@ -53,11 +53,17 @@ class ReconstructJob:
             # It died at start-up: the exit event brings its last log line as the reason.
 
     def cancel(self) -> None:
-        """Ask the backend to stop at its next chunk or stage boundary."""
-        if self.status.finished or self.status.state == "cancelling":
+        """Ask the backend to stop at its next chunk or stage boundary; asked again while
+        cancelling (a long chunk on a CPU), stop the backend process at once."""
+        if self.status.finished:
+            return
+        if self.status.state == "cancelling":
+            self.client.close(timeout_s=1.0)
+            self.status.state = "cancelled"
+            self.status.message = "Stopped the backend"
             return
         self.status.state = "cancelling"
-        self.status.message = "Cancelling..."
+        self.status.message = "Cancelling at the next stage (cancel again to stop now)"
         try:
             self.client.send({"type": "cancel", "id": self.request_id})
         except BackendError as error:

@@ -154,7 +154,8 @@ class VGGT4D_OT_reconstruct(bpy.types.Operator):
 
 
 class VGGT4D_OT_cancel(bpy.types.Operator):
-    """Stop the running reconstruction at its next stage boundary"""
+    """Stop the running reconstruction at its next stage boundary; press again to stop the
+    backend at once"""
 
     bl_idname = "vggt4d.cancel"
     bl_label = "Cancel"
@@ -162,7 +163,7 @@ class VGGT4D_OT_cancel(bpy.types.Operator):
     @classmethod
     def poll(cls, context: bpy.types.Context) -> bool:
         scene = context.scene
-        return scene is not None and scene.vggt4d.status_state == "running"
+        return scene is not None and scene.vggt4d.status_state in RUNNING_STATES
 
     def execute(self, context: bpy.types.Context) -> set[str]:
         context.scene.vggt4d.cancel_requested = True

@@ -77,3 +77,18 @@ def test_real_server_says_hello_reports_bad_input_and_says_bye(tiny_weights, tmp
         }
     finally:
         client.close()
+
+
+def test_cancelling_twice_stops_a_backend_that_does_not_answer(tmp_path):
+    """A stand-in interpreter that ignores its requests, like a backend deep in a long chunk."""
+    stuck = tmp_path / "python"
+    stuck.write_text(f"#!{sys.executable}\nimport time\ntime.sleep(600)\n")
+    stuck.chmod(0o755)
+    job = ReconstructJob(BackendClient(stuck), {"input": "x.mp4", "output": "x.vggt4d"})
+    job.start()
+    job.cancel()
+    assert job.tick().state == "cancelling"
+    started = time.monotonic()
+    job.cancel()
+    assert job.status.state == "cancelled" and not job.client.running
+    assert time.monotonic() - started < 5
