@@ -85,7 +85,10 @@ class Aggregator(nn.Module):
         B, S, _, H, W = images.shape
         mean = images.new_tensor(IMAGENET_MEAN).view(1, 1, 3, 1, 1)
         std = images.new_tensor(IMAGENET_STD).view(1, 1, 3, 1, 1)
-        patch_tokens = self.patch_embed(((images - mean) / std).reshape(B * S, 3, H, W))
+        # Cast to the weights' dtype so half-precision weights also run without autocast.
+        normalised = ((images - mean) / std).to(self.camera_token.dtype)
+        patch_tokens = self.patch_embed(normalised.reshape(B * S, 3, H, W))
+        del normalised
         if hooks is not None:
             hooks.on_patch_tokens(patch_tokens)
         tokens = torch.cat(

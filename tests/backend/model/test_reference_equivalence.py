@@ -81,3 +81,16 @@ def test_frame_chunking_does_not_change_results(
         out = chunked(tiny_case["images"], heads=("depth",))
     assert_close(out["depth"], tiny_case["depth"], **TOLERANCE)
     assert_close(out["depth_conf"], tiny_case["depth_conf"], **TOLERANCE)
+
+
+def test_bfloat16_weights_run_close_to_float32(
+    tiny_model: VGGT, tiny_case: dict[str, Tensor]
+) -> None:
+    half = VGGT(tiny_model.config).eval()
+    half.load_state_dict(tiny_model.state_dict())
+    half = half.to(torch.bfloat16)
+    with torch.no_grad():
+        out = half(tiny_case["images"], heads=("camera", "depth"))
+    assert out["depth"].dtype == torch.bfloat16
+    assert_close(out["pose_enc"].float(), tiny_case["pose_enc"], rtol=0.05, atol=0.05)
+    assert_close(out["depth"].float(), tiny_case["depth"], rtol=0.1, atol=0.05)
