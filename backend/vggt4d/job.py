@@ -160,9 +160,10 @@ def run_job(
     try:
         return _run(Path(input_path), Path(output_path), options, progress, should_cancel, log)
     except (torch.cuda.OutOfMemoryError, MemoryError) as error:
+        detail = (str(error).splitlines() or [type(error).__name__])[0][:200]
         raise OutOfMemoryError(
-            "The device ran out of memory. Reconstruct fewer frames (--max-frames) or use a "
-            f"larger stride (--frames START:END:STRIDE). ({str(error).splitlines()[0][:200]})"
+            "The device ran out of memory. Reconstruct fewer frames (max frames) or use a "
+            f"larger frame stride. ({detail})"
         ) from error
 
 
