@@ -121,3 +121,18 @@ def test_frame_mask_rows_are_frames(tiny_model: VGGT) -> None:
 def test_malformed_masks_are_refused(tiny_model: VGGT, site: AttentionSite, mask: Tensor) -> None:
     with pytest.raises(ValueError, match=r"key_keep_mask at .*\[B\*S, P\]"):
         tiny_model(_images(), hooks=_Probe({site: mask}), heads=("camera",))
+
+
+def test_batched_sequences_equal_separate_runs(tiny_model: VGGT) -> None:
+    """B=2: each sequence has its own first frame, and mask rows follow [B*S] order."""
+    images = torch.rand(2, S, 3, H, W, generator=torch.Generator().manual_seed(2))
+    keep = torch.rand(2 * S, P, generator=torch.Generator().manual_seed(3)) > 0.3
+    keep[:, :5] = True
+    masks = {AttentionSite(kind, 0): keep for kind in ("frame", "global")}
+    with torch.no_grad():
+        batched = tiny_model(images, hooks=_Probe(masks))
+        for b in range(2):
+            single_masks = {site: mask[b * S : (b + 1) * S] for site, mask in masks.items()}
+            single = tiny_model(images[b], hooks=_Probe(single_masks))
+            for name in ("pose_enc", "depth", "world_points_conf"):
+                assert_close(batched[name][b], single[name][0], rtol=1e-4, atol=1e-4)
