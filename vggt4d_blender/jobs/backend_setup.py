@@ -230,7 +230,10 @@ class VGGT4D_OT_check_backend(_ModalTimer, bpy.types.Operator):
         self._close(context)
         if event.get("type") == "hello":
             status.report = describe_hello(event)
-            self.report({"INFO"}, "Backend OK: " + status.report.replace("\n", "; "))
+            if event.get("device_error"):
+                self.report({"WARNING"}, f"Backend runs, but: {event['device_error']}")
+            else:
+                self.report({"INFO"}, "Backend OK: " + status.report.replace("\n", "; "))
             return {"FINISHED"}
         reason = event.get("message") or (tail[-1] if tail else "the backend exited")
         status.report = f"Backend check failed: {reason}"

@@ -49,10 +49,12 @@ def test_check_backend_shows_versions_device_and_weights(addon, tiny_weights):
     preferences = bpy.context.preferences.addons[addon].preferences
     preferences.python_path = sys.executable
     preferences.weights_source = str(tiny_weights)
+    preferences.device = "cuda"  # this machine has no CUDA: the hello says why
     assert bpy.ops.vggt4d.check_backend() == {"FINISHED"}
     report = bpy.context.window_manager.vggt4d_backend.report.splitlines()
-    assert "version: 0.1.0" in report and "device: cpu" in report
-    assert "weights cached: True" in report
+    assert "version: 0.1.0" in report and "weights cached: True" in report
+    assert "device: None" in report and "cuda available: False" in report
+    assert any(line.startswith("device error: Device cuda was requested") for line in report)
     assert not bpy.context.window_manager.vggt4d_backend.busy
 
 
