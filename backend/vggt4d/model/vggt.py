@@ -145,9 +145,10 @@ class VGGT(nn.Module):
             )
         if B == 0 or S == 0:
             raise InputError("images must contain at least one frame")
-        if not bool(((images >= 0) & (images <= 1)).all()):
+        low, high = (value.item() for value in torch.aminmax(images))
+        if not (low >= 0 and high <= 1):  # also false for NaN, which aminmax propagates
             raise InputError(
                 "image values must lie in [0, 1] (not normalised, not 0-255, no NaN); "
-                f"got min {images.min().item():.4g}, max {images.max().item():.4g}"
+                f"got min {low:.4g}, max {high:.4g}"
             )
         return images

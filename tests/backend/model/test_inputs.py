@@ -18,6 +18,7 @@ from vggt4d.model import VGGT
         (torch.rand(2, 3, 28, 28) - 0.5, r"\[0, 1\]"),
         (torch.full((2, 3, 28, 28), float("nan")), r"\[0, 1\]"),
         (torch.zeros(2, 3, 28, 28, dtype=torch.uint8), "floating point"),
+        (torch.rand(0, 3, 28, 28), "at least one frame"),
     ],
 )
 def test_bad_images_raise_input_error(tiny_model: VGGT, images: torch.Tensor, message: str) -> None:
