@@ -22,7 +22,7 @@ from vggt4d.errors import CancelledError, InputError, OutOfMemoryError
 from vggt4d.io.bundle import BundleData, write_bundle
 from vggt4d.io.footage import Footage, FrameRange, read_footage
 from vggt4d.pipeline import ReconstructOptions
-from vggt4d.pointcloud import CloudOptions, build_point_clouds
+from vggt4d.pointcloud import CloudOptions, PointClouds, build_point_clouds
 from vggt4d.preprocess import PlateMapping, preprocess_frames
 from vggt4d.weights import describe_weights, load_model
 
@@ -247,7 +247,31 @@ def _run(
 
     check_cancel()
     tracker.update("bundle", 0.0)
-    data = BundleData(
+    timings = {stage: round(float(seconds), 4) for stage, seconds in timings.items()}
+    provenance = {
+        "model": {key: weights[key] for key in ("source", "sha256", "test_weights")},
+        "options": options.to_dict(),
+        "timings": timings,
+        "software": software_versions(device),
+    }
+    data = _bundle_data(footage, mapping, options, reconstruction, clouds, provenance)
+    bundle = write_bundle(output_path, data)
+    tracker.update("bundle", 1.0)
+    report("info", f"Wrote {bundle}.")
+    return bundle
+
+
+def _bundle_data(
+    footage: Footage,
+    mapping: PlateMapping,
+    options: JobOptions,
+    reconstruction: pipeline.Reconstruction,
+    clouds: PointClouds,
+    provenance: dict[str, dict[str, Any]],
+) -> BundleData:
+    """Cameras and masks moved onto the plate, the clouds, and the model/options/timings/
+    software dicts of the manifest."""
+    return BundleData(
         source={
             "path": footage.path,
             "kind": footage.kind,
@@ -272,16 +296,9 @@ def _run(
         depth_conf=reconstruction.depth_conf,
         coarse_masks=np.stack([mapping.mask_to_plate(m) for m in reconstruction.coarse_masks]),
         refined_masks=np.stack([mapping.mask_to_plate(m) for m in reconstruction.refined_masks]),
-        model={key: weights[key] for key in ("source", "sha256", "test_weights")},
-        options=options.to_dict(),
-        timings={stage: round(float(seconds), 4) for stage, seconds in timings.items()},
-        software=software_versions(device),
+        **provenance,
         **asdict(clouds),
     )
-    bundle = write_bundle(output_path, data)
-    tracker.update("bundle", 1.0)
-    report("info", f"Wrote {bundle}.")
-    return bundle
 
 
 def untrained_weights_warning(source: str) -> str:
