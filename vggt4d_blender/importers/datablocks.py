@@ -5,6 +5,8 @@ from __future__ import annotations
 import bpy
 import numpy as np
 
+from .compat import ensure_fcurve
+
 SHOT_TAG = "vggt4d_shot"
 """Custom property naming the shot that created a datablock, so re-import can remove it."""
 
@@ -66,7 +68,7 @@ def key_channels(
     values: np.ndarray,
     interpolation: str = "LINEAR",
 ) -> None:
-    """Key ``data_path`` at ``frames`` in one bulk write per channel (layered actions, 5.0).
+    """Key ``data_path`` at ``frames`` in one bulk write per channel (layered actions from 4.4).
 
     values: [S] for a scalar property or [S, C] for a vector property (one F-curve per column).
     """
@@ -80,9 +82,7 @@ def key_channels(
     points[:, 0] = frames
     modes = np.full(len(frames), _INTERPOLATION[interpolation], dtype=np.int32)
     for index in range(columns.shape[1]):
-        fcurve = action.fcurve_ensure_for_datablock(
-            datablock, data_path, index=index if values.ndim > 1 else 0
-        )
+        fcurve = ensure_fcurve(action, datablock, data_path, index if values.ndim > 1 else 0)
         points[:, 1] = columns[:, index]
         fcurve.keyframe_points.add(len(frames))
         fcurve.keyframe_points.foreach_set("co", points.ravel())

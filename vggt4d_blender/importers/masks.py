@@ -5,6 +5,7 @@ from __future__ import annotations
 import bpy
 
 from ..bundle import Bundle
+from . import compat
 from .datablocks import SHOT_TAG, tag
 
 
@@ -36,16 +37,15 @@ def build_matte_compositor(
     Without the plate the mask alone is the output. The scene's own compositor is left alone
     unless it is empty or was made by an earlier VGGT4D import; returns None in that case.
     """
-    current = scene.compositing_node_group
+    current = compat.scene_compositor(scene)
     if current is not None and current.get(SHOT_TAG) is None:
         return None
-    group = tag(bpy.data.node_groups.new(f"{shot}_matte", "CompositorNodeTree"), shot)
-    group.interface.new_socket("Image", in_out="OUTPUT", socket_type="NodeSocketColor")
+    group = tag(compat.new_compositor_tree(scene, f"{shot}_matte"), shot)
     nodes, links = group.nodes, group.links
     mask = nodes.new("CompositorNodeMovieClip")
     mask.clip = mask_clip
     mask.label = "Mask"
-    output = nodes.new("NodeGroupOutput")
+    output = compat.compositor_output(group)
     viewer = nodes.new("CompositorNodeViewer")
     result = mask.outputs["Image"]
     if plate_clip is not None:
@@ -53,12 +53,12 @@ def build_matte_compositor(
         plate.clip = plate_clip
         plate.label = "Plate"
         set_alpha = nodes.new("CompositorNodeSetAlpha")
-        set_alpha.inputs["Type"].default_value = "Replace Alpha"
+        compat.set_alpha_replace(set_alpha)
         links.new(plate.outputs["Image"], set_alpha.inputs["Image"])
         links.new(mask.outputs["Image"], set_alpha.inputs["Alpha"])
         result = set_alpha.outputs["Image"]
-    links.new(result, output.inputs[0])
+    links.new(result, output)
     links.new(result, viewer.inputs["Image"])
-    scene.compositing_node_group = group
+    compat.set_scene_compositor(scene, group)
     scene.render.use_compositing = True
     return group

@@ -12,6 +12,7 @@ import numpy as np
 
 from ..bundle import Bundle, read_static_points
 from . import camera_math, point_math
+from .compat import material_node_tree
 from .datablocks import link_object, tag
 
 COLOR_ATTRIBUTE = "vggt4d_color"
@@ -122,9 +123,8 @@ def _point_material(shot: str) -> bpy.types.Material:
     if existing is not None and existing.get("vggt4d_shot") == shot:
         return existing
     material = tag(bpy.data.materials.new(name), shot)
-    if material.node_tree is None:  # Blender before 5.0 makes the tree on request
-        material.use_nodes = True
-    nodes, links = material.node_tree.nodes, material.node_tree.links
+    tree = material_node_tree(material)
+    nodes, links = tree.nodes, tree.links
     nodes.clear()
     attribute = nodes.new("ShaderNodeAttribute")
     attribute.attribute_type = "GEOMETRY"

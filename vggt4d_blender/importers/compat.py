@@ -1,0 +1,76 @@
+"""Blender 4.2-4.5 fallbacks for the few newer APIs the importer uses (min version is 4.2).
+
+Each function takes the newer API when this Blender has it (the path the tests run on bpy
+5.0.1) and otherwise does the same with the older one. See docs/importer.md, "Blender versions".
+"""
+
+from __future__ import annotations
+
+import bpy
+
+COMPOSITOR_GROUPS = bpy.app.version >= (5, 0, 0)
+"""Whether the compositor is a node group set on the scene (5.0) or the scene's own tree."""
+
+
+def ensure_fcurve(
+    action: bpy.types.Action, datablock: bpy.types.ID, data_path: str, index: int
+) -> bpy.types.FCurve:
+    """The F-curve for ``data_path[index]`` (``Action.fcurve_ensure_for_datablock``: 4.4)."""
+    if hasattr(action, "fcurve_ensure_for_datablock"):
+        return action.fcurve_ensure_for_datablock(datablock, data_path, index=index)
+    # Like the newer call (no group_name), the F-curve goes in no group.
+    existing = action.fcurves.find(data_path, index=index)
+    return existing if existing is not None else action.fcurves.new(data_path, index=index)
+
+
+def material_node_tree(material: bpy.types.Material) -> bpy.types.ShaderNodeTree:
+    """The material's shader tree (new materials have one from the start since 5.0)."""
+    if material.node_tree is None:
+        material.use_nodes = True
+    return material.node_tree
+
+
+def scene_compositor(scene: bpy.types.Scene) -> bpy.types.NodeTree | None:
+    """The scene's compositor tree, if any (``Scene.compositing_node_group``: 5.0)."""
+    if COMPOSITOR_GROUPS:
+        return scene.compositing_node_group
+    return scene.node_tree
+
+
+def new_compositor_tree(scene: bpy.types.Scene, name: str) -> bpy.types.NodeTree:
+    """An empty compositor tree with one image output (compositor node groups: 5.0).
+
+    Before 5.0 the compositor is the scene's own tree: it is switched on and emptied, and
+    ``name`` is not used.
+    """
+    if COMPOSITOR_GROUPS:
+        group = bpy.data.node_groups.new(name, "CompositorNodeTree")
+        group.interface.new_socket("Image", in_out="OUTPUT", socket_type="NodeSocketColor")
+        return group
+    scene.use_nodes = True
+    scene.node_tree.nodes.clear()
+    return scene.node_tree
+
+
+def compositor_output(tree: bpy.types.NodeTree) -> bpy.types.NodeSocket:
+    """The image input of a new output node (group output replaced Composite in 5.0)."""
+    if COMPOSITOR_GROUPS:
+        return tree.nodes.new("NodeGroupOutput").inputs[0]
+    return tree.nodes.new("CompositorNodeComposite").inputs["Image"]
+
+
+def set_scene_compositor(scene: bpy.types.Scene, tree: bpy.types.NodeTree) -> None:
+    """Make ``tree`` the scene's compositor (``Scene.compositing_node_group``: 5.0).
+
+    Before 5.0 the tree from ``new_compositor_tree`` already is the scene's own.
+    """
+    if COMPOSITOR_GROUPS:
+        scene.compositing_node_group = tree
+
+
+def set_alpha_replace(node: bpy.types.Node) -> None:
+    """Set Alpha to Replace Alpha (its "Type" menu input: 5.0; before, the ``mode`` property)."""
+    if "Type" in node.inputs:
+        node.inputs["Type"].default_value = "Replace Alpha"
+    else:
+        node.mode = "REPLACE_ALPHA"
