@@ -177,10 +177,9 @@ class CueStatistics:
         """Cache this layer (clone) until the factor's last layer, then reduce Gram chunks."""
         cached = self._cache.setdefault(spec.name, [])
         if layer != max(spec.layers):
-            if spec.ref == spec.source:
-                cached.append((ref.clone(), ref))
-            else:
-                cached.append((ref.clone(), source.clone()))
+            kept_ref = ref.clone()  # the model's q/k buffer must not stay alive
+            kept_source = kept_ref if spec.ref == spec.source else source.clone()
+            cached.append((kept_ref, kept_source))
             return 0
         pairs = [*cached, (ref, source)]
         S, heads, P, D = ref.shape
