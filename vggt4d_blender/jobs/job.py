@@ -6,6 +6,7 @@ Blender timer can call it without ever freezing the UI.
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
@@ -45,12 +46,10 @@ class ReconstructJob:
         self.client.start()
         self.request_id = self.client.new_id()
         self.status = JobStatus(state="running", stage="starting", message="Starting the backend")
-        try:
+        # A broken pipe right after spawning means the backend died at start-up (its exit code
+        # may not be reaped yet): the exit event brings its last log line as the reason.
+        with contextlib.suppress(BackendError):
             self.client.send({**self.request, "type": "reconstruct", "id": self.request_id})
-        except BackendError:
-            if self.client.running:
-                raise
-            # It died at start-up: the exit event brings its last log line as the reason.
 
     def cancel(self) -> None:
         """Ask the backend to stop at its next chunk or stage boundary; asked again while
