@@ -90,7 +90,7 @@ def statistical_inliers(
     if points.shape[0] < 2:
         return np.zeros(points.shape[0], dtype=bool)
     count = min(neighbors, points.shape[0])
-    distances, _ = cKDTree(points).query(points, k=count)
+    distances, _ = cKDTree(points).query(points, k=count, workers=-1)
     mean_distance = distances.reshape(points.shape[0], -1).mean(axis=1)
     valid = mean_distance > 0
     if valid.sum() < 2:
