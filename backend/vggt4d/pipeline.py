@@ -219,8 +219,10 @@ def _reconstruct(
     run.keep(coarse_mask=mined)
 
     depth, depth_conf, refined = depth1, depth_conf1, coarse.copy()
-    if frames > 1:
-        extrinsics, depth2, depth_conf2 = _masked_pass(run, model, images, coarse)
+    if hooks is not None:  # more than one frame
+        extrinsics, depth2, depth_conf2 = _masked_pass(
+            run, model, images, coarse, hooks.patch_tokens
+        )
         if options.depth_from_pass == 2:
             depth, depth_conf = depth2, depth_conf2
         if options.refine:
@@ -339,9 +341,12 @@ def _mine_masks(
 
 
 def _masked_pass(
-    run: _Run, model: VGGT, images: torch.Tensor, coarse: np.ndarray
+    run: _Run, model: VGGT, images: torch.Tensor, coarse: np.ndarray, patch_tokens: torch.Tensor
 ) -> tuple[torch.Tensor, torch.Tensor | None, torch.Tensor | None]:
-    """Aggregator + camera head (+ depth head when depth comes from pass 2) with masked keys."""
+    """Aggregator + camera head (+ depth head when depth comes from pass 2) with masked keys.
+
+    The patch embedding does not see the masks, so pass 1's tokens are reused (exact).
+    """
     run.report("pass2", 0.0)
     start = time.perf_counter()
     keep = token_keep_mask(
@@ -349,7 +354,7 @@ def _masked_pass(
     )
     hooks = MaskedAttentionHooks(keep.to(images.device), run.options.masked_blocks)
     heads = ("camera", "depth") if run.options.depth_from_pass == 2 else ("camera",)
-    outputs = _forward(model, images, hooks, heads)
+    outputs = _forward(model, images, hooks, heads, patch_tokens)
     extrinsics, _ = _cameras(outputs["pose_enc"], tuple(images.shape[-2:]))
     depth = depth_conf = None
     if "depth" in heads:
@@ -389,11 +394,15 @@ def _refine(
 
 
 def _forward(
-    model: VGGT, images: torch.Tensor, hooks: Any, heads: tuple[str, ...]
+    model: VGGT,
+    images: torch.Tensor,
+    hooks: Any,
+    heads: tuple[str, ...],
+    patch_tokens: torch.Tensor | None = None,
 ) -> dict[str, torch.Tensor]:
     """The model picks its own autocast dtype for the aggregator; heads run in float32."""
     with torch.no_grad():
-        return model(images, hooks=hooks, heads=heads)
+        return model(images, hooks=hooks, heads=heads, patch_tokens=patch_tokens)
 
 
 def _cameras(

@@ -77,20 +77,31 @@ class Aggregator(nn.Module):
         images: Tensor,
         keep_layers: Collection[int],
         hooks: AttentionHooks | None = None,
+        patch_tokens: Tensor | None = None,
     ) -> dict[int, Tensor]:
-        """images: [B, S, 3, H, W] in [0, 1] -> {layer: [B, S, P, 2C]} for ``keep_layers``."""
+        """images: [B, S, 3, H, W] in [0, 1] -> {layer: [B, S, P, 2C]} for ``keep_layers``.
+
+        ``patch_tokens`` [B*S, h*w, C]: the patch embedding of these same images from an earlier
+        pass (``on_patch_tokens``). Masks and hooks act only on the alternating blocks, so a
+        second pass can skip the DINOv2 backbone, about a third of VGGT-1B's aggregator.
+        """
         keep = set(keep_layers)
         if not keep <= set(range(self.depth)):
             raise ValueError(f"keep_layers {sorted(keep)} outside 0..{self.depth - 1}")
         B, S, _, H, W = images.shape
-        mean = images.new_tensor(IMAGENET_MEAN).view(1, 1, 3, 1, 1)
-        std = images.new_tensor(IMAGENET_STD).view(1, 1, 3, 1, 1)
-        # Cast to the weights' dtype so half-precision weights also run without autocast.
-        normalised = ((images - mean) / std).to(self.camera_token.dtype)
-        patch_tokens = self.patch_embed(normalised.reshape(B * S, 3, H, W))
-        del normalised
-        if hooks is not None:
-            hooks.on_patch_tokens(patch_tokens)
+        if patch_tokens is None:
+            patch_tokens = self.embed_patches(images)
+            if hooks is not None:
+                hooks.on_patch_tokens(patch_tokens)
+        else:
+            grid = (H // self.patch_size) * (W // self.patch_size)
+            expected = (B * S, grid, self.camera_token.shape[-1])
+            if tuple(patch_tokens.shape) != expected:
+                raise ValueError(
+                    f"patch_tokens must be {list(expected)} for these images, "
+                    f"got {list(patch_tokens.shape)}"
+                )
+            patch_tokens = patch_tokens.to(self.camera_token.dtype)
         tokens = torch.cat(
             (
                 _first_frame_tokens(self.camera_token, B, S),
@@ -129,6 +140,18 @@ class Aggregator(nn.Module):
             if frame_out is not None:
                 kept[layer] = torch.cat((frame_out, tokens.view(B, S, P, C)), dim=-1)
         return kept
+
+    def embed_patches(self, images: Tensor) -> Tensor:
+        """images [B, S, 3, H, W] in [0, 1] -> DINOv2 patch tokens [B*S, h*w, C].
+
+        ImageNet normalisation happens here, inside the model, as in the official code; the
+        input is cast to the weights' dtype so half-precision weights also run without autocast.
+        """
+        B, S, _, H, W = images.shape
+        mean = images.new_tensor(IMAGENET_MEAN).view(1, 1, 3, 1, 1)
+        std = images.new_tensor(IMAGENET_STD).view(1, 1, 3, 1, 1)
+        normalised = ((images - mean) / std).to(self.camera_token.dtype)
+        return self.patch_embed(normalised.reshape(B * S, 3, H, W))
 
     @staticmethod
     def _run(

@@ -69,6 +69,7 @@ class VGGT(nn.Module):
         hooks: AttentionHooks | None = None,
         heads: Collection[str] = HEAD_NAMES,
         precision: torch.dtype | None = None,
+        patch_tokens: Tensor | None = None,
     ) -> dict[str, Any]:
         """images: float [S, 3, H, W] or [B, S, 3, H, W] in [0, 1], H and W multiples of 14.
 
@@ -78,6 +79,8 @@ class VGGT(nn.Module):
         the requested heads that the model has, and ``images`` [B, S, 3, H, W].
         ``precision``: the aggregator's autocast dtype; None = ``autocast_dtype(device)``
         (float32 on CPU). Heads always run in float32 with autocast disabled.
+        ``patch_tokens``: the DINOv2 patch tokens of these images from an earlier pass
+        ([B*S, h*w, C], as ``AttentionHooks.on_patch_tokens`` receives them); skips the backbone.
         """
         images = self._check_images(images)
         unknown = set(heads) - set(HEAD_NAMES)
@@ -94,7 +97,9 @@ class VGGT(nn.Module):
             keep.add(self.aggregator.depth - 1)
 
         with self._autocast(images.device, precision):
-            layers = self.aggregator(images, keep_layers=keep, hooks=hooks)
+            layers = self.aggregator(
+                images, keep_layers=keep, hooks=hooks, patch_tokens=patch_tokens
+            )
 
         predictions: dict[str, Any] = {}
         with torch.autocast(images.device.type, enabled=False):

@@ -136,3 +136,29 @@ def test_batched_sequences_equal_separate_runs(tiny_model: VGGT) -> None:
             single = tiny_model(images[b], hooks=_Probe(single_masks))
             for name in ("pose_enc", "depth", "world_points_conf"):
                 assert_close(batched[name][b], single[name][0], rtol=1e-4, atol=1e-4)
+
+
+class _TokenCatcher(AttentionHooks):
+    def on_patch_tokens(self, tokens: Tensor) -> None:
+        self.tokens = tokens
+
+
+def test_reused_patch_tokens_give_identical_outputs(tiny_model: VGGT) -> None:
+    """A second (masked) pass may skip the backbone with the first pass's patch tokens."""
+    images = _images()
+    keep = torch.rand(S, P, generator=torch.Generator().manual_seed(4)) > 0.3
+    keep[:, :5] = True
+    masks = {AttentionSite(kind, layer): keep for kind in ("frame", "global") for layer in (0, 1)}
+    catcher = _TokenCatcher()
+    with torch.no_grad():
+        tiny_model(images, hooks=catcher, heads=("camera",))
+        fresh = tiny_model(images, hooks=_Probe(masks))
+        reused = tiny_model(images, hooks=_Probe(masks), patch_tokens=catcher.tokens)
+    for name in ("pose_enc", "depth", "world_points"):
+        assert torch.equal(fresh[name], reused[name])
+
+
+def test_patch_tokens_of_other_images_are_refused(tiny_model: VGGT) -> None:
+    tokens = torch.zeros(S, (H // 14) * (W // 14) + 1, 64)
+    with pytest.raises(ValueError, match="patch_tokens must be"):
+        tiny_model(_images(), heads=("camera",), patch_tokens=tokens)
