@@ -20,7 +20,7 @@ from vggt4d.model.config import VGGTConfig
 from vggt4d.model.hooks import AttentionHooks, AttentionSite
 from vggt4d.model.layers import Block, RopeTables, frame_rope_tables
 from vggt4d.model.layers.attention import QKCallback
-from vggt4d.model.patch_embed import DinoV2PatchEmbed
+from vggt4d.model.patch_embed import ConvPatchEmbed, DinoV2PatchEmbed
 
 # ImageNet statistics: the model normalises its [0, 1] input itself.
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
@@ -46,8 +46,10 @@ class Aggregator(nn.Module):
         self.patch_start_idx = settings.patch_start_idx
         self.rope_freq = settings.rope_freq
         self.head_dim = dim // settings.num_heads
-        self.patch_embed = DinoV2PatchEmbed(
-            config.patch_embed, config.img_size, config.patch_size, dim
+        self.patch_embed: nn.Module = (
+            ConvPatchEmbed(config.patch_size, dim)
+            if config.patch_embed.kind == "conv"
+            else DinoV2PatchEmbed(config.patch_embed, config.img_size, config.patch_size, dim)
         )
         self.camera_token = nn.Parameter(torch.zeros(1, 2, 1, dim))
         self.register_token = nn.Parameter(torch.zeros(1, 2, settings.num_register_tokens, dim))

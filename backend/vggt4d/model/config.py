@@ -18,8 +18,13 @@ from typing import Any
 
 @dataclass(frozen=True)
 class PatchEmbedConfig:
-    """DINOv2-with-registers ViT used as the patch embedding (ViT-L/14 for VGGT-1B)."""
+    """DINOv2-with-registers ViT used as the patch embedding (ViT-L/14 for VGGT-1B).
 
+    ``kind="conv"`` is the official aggregator's other choice: a bare 14x14 patch projection
+    (key ``aggregator.patch_embed.proj``) that small test models use; the ViT fields are unused.
+    """
+
+    kind: str = "dinov2"
     depth: int = 24
     num_heads: int = 16
     mlp_ratio: float = 4.0
@@ -171,6 +176,12 @@ def _config_from_mapping(data: Mapping[str, Any]) -> VGGTConfig:
     )
 
     patch = dict(data.get("patch_embed", {}))
+    patch_type = str(patch.get("type", "dinov2")).lower()
+    _require(
+        patch_type.startswith(("conv", "dinov2")),
+        f"patch_embed.type {patch_type!r} is not supported (dinov2... or conv)",
+    )
+    patch["kind"] = "conv" if patch_type.startswith("conv") else "dinov2"
     _require(patch.get("embed_dim", embed_dim) == embed_dim, "patch_embed.embed_dim != embed_dim")
     _require(patch.get("patch_size", patch_size) == patch_size, "patch_embed.patch_size differs")
     _require(patch.get("img_size", img_size) == img_size, "patch_embed.img_size differs")

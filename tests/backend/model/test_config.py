@@ -65,3 +65,37 @@ def test_unsupported_values_are_refused(
     data[section][key] = value
     with pytest.raises(ValueError, match=message):
         VGGTConfig.from_json(data)
+
+
+def test_conv_patch_embed_config_builds_the_official_bare_projection(fixtures_dir: Path) -> None:
+    """patch_embed.type "conv": one 14x14 projection (aggregator.patch_embed.proj), no ViT."""
+    import torch
+    import torch.nn.functional as F
+
+    from vggt4d.model import AttentionHooks
+
+    data = json.loads((fixtures_dir / "tiny_vggt" / "config.json").read_text())
+    data["patch_embed"] = {"type": "conv"}
+    model = VGGT.from_config(data).eval()
+    keys = {key for key in model.state_dict() if key.startswith("aggregator.patch_embed.")}
+    assert keys == {"aggregator.patch_embed.proj.weight", "aggregator.patch_embed.proj.bias"}
+
+    class Catch(AttentionHooks):
+        def on_patch_tokens(self, tokens: torch.Tensor) -> None:
+            self.tokens = tokens
+
+    images = torch.rand(2, 3, 28, 42, generator=torch.Generator().manual_seed(0))
+    catch = Catch()
+    with torch.no_grad():
+        outputs = model(images, hooks=catch)
+        mean = torch.tensor([0.485, 0.456, 0.406]).view(1, 3, 1, 1)
+        std = torch.tensor([0.229, 0.224, 0.225]).view(1, 3, 1, 1)
+        proj = model.aggregator.patch_embed.proj
+        expected = F.conv2d((images - mean) / std, proj.weight, proj.bias, stride=14)
+    torch.testing.assert_close(catch.tokens, expected.flatten(2).transpose(1, 2))
+    assert outputs["depth"].shape == (1, 2, 28, 42, 1)
+
+
+def test_unknown_patch_embed_type_is_refused() -> None:
+    with pytest.raises(ValueError, match=r"patch_embed\.type"):
+        VGGTConfig.from_json({"patch_embed": {"type": "resnet"}})
