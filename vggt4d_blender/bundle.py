@@ -13,7 +13,7 @@ import os
 import stat
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 import numpy as np
 
@@ -274,13 +274,7 @@ def _check_npy(
 def _npy_header(path: Path) -> tuple[np.dtype, tuple[int, ...], int]:
     try:
         with path.open("rb") as stream:
-            major, _minor = np.lib.format.read_magic(stream)
-            reader = (
-                np.lib.format.read_array_header_1_0
-                if major == 1
-                else np.lib.format.read_array_header_2_0
-            )
-            shape, _fortran, dtype = reader(stream)
+            dtype, shape = _read_header(stream)
             header_size = stream.tell()
     except (OSError, ValueError) as error:
         raise BundleError(f"{path.name} is not a valid .npy file: {error}") from error
@@ -378,11 +372,14 @@ def _check_dynamic(directory: Path, entry: dict[str, Any], frame_count: int) -> 
 
 def _npy_member_header(archive: np.lib.npyio.NpzFile, name: str) -> tuple[np.dtype, tuple]:
     with archive.zip.open(f"{name}.npy") as stream:
-        major, _minor = np.lib.format.read_magic(stream)
-        reader = (
-            np.lib.format.read_array_header_1_0
-            if major == 1
-            else np.lib.format.read_array_header_2_0
-        )
-        shape, _fortran, dtype = reader(stream)
+        return _read_header(stream)
+
+
+def _read_header(stream: BinaryIO) -> tuple[np.dtype, tuple[int, ...]]:
+    """dtype and shape from a .npy header, without reading the data."""
+    major, _minor = np.lib.format.read_magic(stream)
+    reader = (
+        np.lib.format.read_array_header_1_0 if major == 1 else np.lib.format.read_array_header_2_0
+    )
+    shape, _fortran, dtype = reader(stream)
     return dtype, tuple(shape)
