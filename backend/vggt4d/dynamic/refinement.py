@@ -57,6 +57,17 @@ class RefineResult:
     sor_inlier: np.ndarray
 
 
+@dataclass(frozen=True)
+class _Views:
+    """What every projection reads of the whole shot (all float32)."""
+
+    images: torch.Tensor  # [S, 3, H, W] in [0, 1]
+    depth: torch.Tensor  # [S, H, W]
+    coarse: torch.Tensor  # [S, H, W], 0 or 1
+    world_to_cam: torch.Tensor  # [S, 4, 4]
+    intrinsics: torch.Tensor  # [S, 3, 3]
+
+
 def unproject_depth(
     depth: torch.Tensor, intrinsics: torch.Tensor, cam_to_world: torch.Tensor
 ) -> torch.Tensor:
@@ -139,11 +150,14 @@ def refine_masks(
             f"refine_method must be 'residual' or 'gradient', not {settings.method!r}."
         )
     S, H, W = depth.shape
-    images, depth = images.float(), depth.float()
-    coarse_float = coarse.float()
-    intrinsics = intrinsics.float()
-    world = unproject_depth(depth, intrinsics, cam_to_world)
-    world_to_cam = torch.linalg.inv(_as_homogeneous(cam_to_world.float()))
+    views = _Views(
+        images=images.float(),
+        depth=depth.float(),
+        coarse=coarse.float(),
+        world_to_cam=torch.linalg.inv(_as_homogeneous(cam_to_world.float())),
+        intrinsics=intrinsics.float(),
+    )
+    world = unproject_depth(views.depth, views.intrinsics, cam_to_world)
     pre_morph = np.zeros((S, H, W), dtype=bool)
     inliers = np.zeros((S, H, W), dtype=bool)
     for t in range(S):
@@ -157,19 +171,8 @@ def refine_masks(
             continue
         labels = _cluster_points(points[candidates].numpy(), settings)
         frames = torch.from_numpy(checked_frames(t, S, settings.neighbourhood))
-        colours = images[t].reshape(3, -1)[:, candidates].T
-        dynamic = _dynamic_clusters(
-            points[candidates],
-            colours,
-            labels,
-            frames,
-            images,
-            depth,
-            coarse_float,
-            world_to_cam,
-            intrinsics,
-            settings,
-        )
+        colours = views.images[t].reshape(3, -1)[:, candidates].T
+        dynamic = _dynamic_clusters(points[candidates], colours, labels, frames, views, settings)
         kept = candidates[dynamic[labels]]
         pre_morph[t].reshape(-1)[kept] = True
     refined = np.stack([_close_and_dilate(mask, settings) for mask in pre_morph])
@@ -197,11 +200,7 @@ def _dynamic_clusters(
     colours: torch.Tensor,
     labels: np.ndarray,
     frames: torch.Tensor,
-    images: torch.Tensor,
-    depth: torch.Tensor,
-    coarse: torch.Tensor,
-    world_to_cam: torch.Tensor,
-    intrinsics: torch.Tensor,
+    views: _Views,
     settings: RefineSettings,
 ) -> np.ndarray:
     """bool [clusters]: which 3-D clusters of one frame stay dynamic."""
@@ -213,10 +212,7 @@ def _dynamic_clusters(
     chunk = max(1, settings.projection_budget // max(1, points.shape[0]))
     for start in range(0, frames.numel(), chunk):
         batch = frames[start : start + chunk]
-        terms = _projection_terms(
-            points, colours, batch, images, depth, coarse, world_to_cam, intrinsics, settings
-        )
-        loss, depth_term, colour_term = terms
+        loss, depth_term, colour_term = _projection_terms(points, colours, batch, views, settings)
         loss_count += _per_cluster(loss.double(), label_tensor, clusters)
         depth_sum += _per_cluster(depth_term.double(), label_tensor, clusters)
         colour_sum += _per_cluster(colour_term.double(), label_tensor, clusters)
@@ -242,11 +238,7 @@ def _projection_terms(
     points: torch.Tensor,
     colours: torch.Tensor,
     frames: torch.Tensor,
-    images: torch.Tensor,
-    depth: torch.Tensor,
-    coarse: torch.Tensor,
-    world_to_cam: torch.Tensor,
-    intrinsics: torch.Tensor,
+    views: _Views,
     settings: RefineSettings,
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """Project N points into U frames at once; per projection: loss flag, depth term, colour term.
@@ -254,26 +246,28 @@ def _projection_terms(
     The released sampling is kept: pixel coordinates go to ``grid_sample`` with
     align_corners=True and a (W - 1) normalisation; depth nearest, mask and colour bilinear.
     """
-    _, H, W = depth.shape
-    rotation, translation = world_to_cam[frames, :3, :3], world_to_cam[frames, :3, 3]
+    _, H, W = views.depth.shape
+    rotation = views.world_to_cam[frames, :3, :3]
+    translation = views.world_to_cam[frames, :3, 3]
+    intrinsics, depth = views.intrinsics[frames], views.depth[frames]
     camera = torch.einsum("uij,nj->uni", rotation, points) + translation[:, None, :]
-    projected = torch.einsum("uij,unj->uni", intrinsics[frames], camera)
+    projected = torch.einsum("uij,unj->uni", intrinsics, camera)
     z = projected[..., 2]
     x = projected[..., 0] / z
     y = projected[..., 1] / z
     in_bounds = (x > 0) & (x < W) & (y > 0) & (y < H) & (z > 0)
     grid = torch.stack([x / (W - 1) * 2 - 1, y / (H - 1) * 2 - 1], dim=-1)[:, :, None, :]
     grid = torch.nan_to_num(grid, nan=-2.0, posinf=-2.0, neginf=-2.0)
-    sampled_depth = _sample(depth[frames, None], grid, "nearest")[:, 0]
-    sampled_mask = _sample(coarse[frames, None], grid, "bilinear")[:, 0]
-    sampled_colour = _sample(images[frames], grid, "bilinear")  # [U, 3, N]
+    sampled_depth = _sample(depth[:, None], grid, "nearest")[:, 0]
+    sampled_mask = _sample(views.coarse[frames, None], grid, "bilinear")[:, 0]
+    sampled_colour = _sample(views.images[frames], grid, "bilinear")  # [U, 3, N]
     visible = z - settings.visibility_tolerance < sampled_depth
     loss = in_bounds & visible & (sampled_mask <= 0.5)
     depth_residual = z - sampled_depth
     colour_residual = (colours.T[None] - sampled_colour).abs().sum(dim=1)
     if settings.method == "gradient":
         depth_residual = depth_residual * _depth_residual_gradient_norm(
-            camera, rotation, intrinsics[frames], depth[frames], grid
+            camera, rotation, intrinsics, depth, grid
         )
     zero = torch.zeros_like(z)
     return (
