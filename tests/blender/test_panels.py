@@ -29,6 +29,9 @@ class CheckedLayout:
         def call(*args, **kwargs):
             unknown = set(kwargs) - set(parameters)
             assert not unknown, f"UILayout.{name} has no parameters {unknown}"
+            if "icon" in kwargs:
+                icons = functions[name].parameters["icon"].enum_items
+                assert kwargs["icon"] in icons, f"Blender has no icon {kwargs['icon']}"
             if name == "prop":
                 data, prop = args[:2]
                 assert prop in data.bl_rna.properties, f"{data} has no property {prop}"
@@ -78,6 +81,8 @@ def test_every_panel_draws_with_real_properties_and_operators(addon, state):
     assert ("vggt4d.cancel" in operators) == running
     assert ("vggt4d.reconstruct" in operators) != running
     assert "vggt4d.rerun_with_masks" in operators
+    scene_tools = {"vggt4d.import_bundle", "vggt4d.set_floor", "vggt4d.set_origin"}
+    assert scene_tools | {"vggt4d.set_scale"} <= operators
     assert any(name == "progress" for name, _, _ in calls) == (state != "idle")
     drawn = {args[0] for name, args, _ in calls if name == "prop"}
     assert {"footage_path", "sequence_path", "clip", "refine", "artist_mask"} <= drawn

@@ -66,6 +66,16 @@ def _draw_masks(layout: bpy.types.UILayout, settings: bpy.types.PropertyGroup) -
     row.operator("vggt4d.rerun_with_masks", icon_value=icon_id("masks"))
 
 
+def _draw_scene(layout: bpy.types.UILayout, settings: bpy.types.PropertyGroup) -> None:
+    """Import a bundle from disk, and orient the shot like the tracker's Solve tools do."""
+    layout.operator("vggt4d.import_bundle", icon="IMPORT")
+    column = layout.column(align=True)
+    column.label(text="Orientation (select cloud points in Edit Mode):")
+    column.operator("vggt4d.set_floor", icon="VIEW_PERSPECTIVE")
+    column.operator("vggt4d.set_origin", icon="OBJECT_ORIGIN")
+    column.operator("vggt4d.set_scale", icon="DRIVER_DISTANCE")
+
+
 def _panel_classes(space_type: str, prefix: str) -> tuple[type, ...]:
     """The main panel and its sub-panels for one editor."""
     main_id = f"{prefix}_PT_vggt4d"
@@ -111,6 +121,7 @@ def _panel_classes(space_type: str, prefix: str) -> tuple[type, ...]:
         sub_panel("footage", "Footage", _draw_footage, closed=False),
         sub_panel("quality", "Quality", _draw_quality, closed=True),
         sub_panel("masks", "Artist Masks", _draw_masks, closed=True),
+        sub_panel("scene", "Scene", _draw_scene, closed=True),
     )
 
 
