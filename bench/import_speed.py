@@ -160,7 +160,7 @@ def moving_as_one_mesh(path: Path) -> None:
     bundle = read_bundle(path)
     root = bpy.data.objects.new("root", None)
     bpy.context.scene.collection.objects.link(root)
-    import_dynamic_points(bundle, bpy.context.scene.collection, root)
+    import_dynamic_points(bundle, read_dynamic_points(bundle), bpy.context.scene.collection, root)
 
 
 def playback_ms(frames: int) -> float:

@@ -7,10 +7,14 @@ import operator shows as its report, never a traceback.
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import json
 import os
 import stat
+import zipfile
+import zlib
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, BinaryIO
@@ -20,10 +24,18 @@ import numpy as np
 FORMAT = "vggt4d-bundle"
 VERSION = 1
 MAX_FRAMES = 100_000
+MAX_FRAME_NUMBER = 1_048_574
+"""Blender's last scene frame (MAXFRAME): keys and clips cannot go beyond it."""
+FPS_RANGE = (1e-3, 100_000.0)
+FOCAL_RANGE = (1e-3, 1e3)
+"""Focal length over the plate's longer side: from a 0.04 mm to a 36 m lens on a 36 mm sensor."""
+MAX_DISTANCE = 1e9
+"""Largest camera translation accepted (bundle units); beyond it Blender's float32 breaks down."""
 MAX_SIDE = 32_768
 MAX_POINTS = 2_000_000_000
 ARRAY_FILES = ("extrinsics", "intrinsics", "depth", "depth_confidence")
 MASK_FILES = ("coarse_masks", "refined_masks")
+DYNAMIC_MEMBERS = ("positions", "colors", "frame_offsets")
 PLY_FIELDS = [
     ("x", "<f4", "float"),
     ("y", "<f4", "float"),
@@ -121,22 +133,41 @@ def read_bundle(path: str | Path) -> Bundle:
     files = manifest["files"]
     extrinsics = _load_npy(directory / files["extrinsics"]["path"])
     intrinsics = _load_npy(directory / files["intrinsics"]["path"])
-    if not (np.isfinite(extrinsics).all() and np.isfinite(intrinsics).all()):
-        raise BundleError("the bundle's cameras contain NaN or infinite values")
-    if (intrinsics[:, 0, 0] <= 0).any() or (intrinsics[:, 1, 1] <= 0).any():
-        raise BundleError("the bundle's intrinsics have a focal length that is not positive")
+    width, height = int(manifest["plate"]["width"]), int(manifest["plate"]["height"])
+    _check_cameras(extrinsics, intrinsics, width, height)
     return Bundle(
         path=directory,
         manifest=manifest,
         frames=np.asarray(manifest["frames"], dtype=np.int64),
-        plate_width=int(manifest["plate"]["width"]),
-        plate_height=int(manifest["plate"]["height"]),
+        plate_width=width,
+        plate_height=height,
         fps=float(manifest["plate"]["fps"]),
         extrinsics=extrinsics,
         intrinsics=intrinsics,
         refined_masks=[directory / p for p in files["refined_masks"]["paths"]],
         coarse_masks=[directory / p for p in files["coarse_masks"]["paths"]],
     )
+
+
+def _check_cameras(extrinsics: np.ndarray, intrinsics: np.ndarray, width: int, height: int) -> None:
+    """Refuse cameras Blender cannot hold: NaN, absurd focal lengths, principal points or
+    translations (a focal of 1e300 px would become an infinite lens)."""
+    if not (np.isfinite(extrinsics).all() and np.isfinite(intrinsics).all()):
+        raise BundleError("the bundle's cameras contain NaN or infinite values")
+    side = max(width, height)
+    focal = intrinsics[:, [0, 1], [0, 1]] / side
+    low, high = FOCAL_RANGE
+    if (focal < low).any() or (focal > high).any():
+        worst = float(focal.max() if (focal > high).any() else focal.min()) * side
+        raise BundleError(
+            f"a focal length of {worst:.3g} px is not a usable lens for a {width}x{height} "
+            f"plate (expected {low * side:.3g} to {high * side:.3g} px)"
+        )
+    centre = intrinsics[:, :2, 2]
+    if (np.abs(centre) > 100 * side).any():
+        raise BundleError("the bundle's principal point lies absurdly far outside the plate")
+    if (np.abs(extrinsics[:, :, 3]) > MAX_DISTANCE).any():
+        raise BundleError(f"a camera lies more than {MAX_DISTANCE:g} units from the origin")
 
 
 def read_static_points(bundle: Bundle) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -147,7 +178,12 @@ def read_static_points(bundle: Bundle) -> tuple[np.ndarray, np.ndarray, np.ndarr
     """
     path = bundle.file_path("static_points")
     count, dtype, offset = _ply_header(path)
-    records = np.fromfile(path, dtype=dtype, count=count, offset=offset)
+    try:
+        records = np.fromfile(path, dtype=dtype, count=count, offset=offset)
+    except (OSError, ValueError) as error:
+        raise BundleError(f"{path.name} cannot be read: {error}") from error
+    if len(records) != count:
+        raise BundleError(f"{path.name} is truncated")
     positions = np.empty((count, 3), dtype=np.float32)
     colors = np.empty((count, 3), dtype=np.uint8)
     for column, name in enumerate(("x", "y", "z")):
@@ -161,14 +197,30 @@ def read_static_points(bundle: Bundle) -> tuple[np.ndarray, np.ndarray, np.ndarr
 
 def read_dynamic_points(bundle: Bundle) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Moving points -> positions float32 [M, 3], colours uint8 [M, 3], offsets int64 [S+1]."""
-    with np.load(bundle.file_path("dynamic_points"), allow_pickle=False) as archive:
+    path = bundle.file_path("dynamic_points")
+    with _npz_errors(path), _open_npz(path) as archive:
         return archive["positions"], archive["colors"], archive["frame_offsets"]
+
+
+@contextlib.contextmanager
+def _npz_errors(path: Path) -> Iterator[None]:
+    """Turn whatever a damaged .npz raises while it is read into one BundleError."""
+    try:
+        yield
+    except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile, zlib.error) as error:
+        raise BundleError(f"{path.name} is damaged and cannot be read: {error}") from error
+
+
+def _open_npz(path: Path) -> np.lib.npyio.NpzFile:
+    if not zipfile.is_zipfile(path):
+        raise BundleError(f"{path.name} is not a .npz (zip) archive")
+    return np.load(path, allow_pickle=False)
 
 
 def _read_manifest(directory: Path) -> dict[str, Any]:
     try:
         manifest = json.loads((directory / "manifest.json").read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
+    except (OSError, ValueError, RecursionError) as error:
         raise BundleError(f"{directory / 'manifest.json'} cannot be read: {error}") from error
     if not isinstance(manifest, dict):
         raise BundleError("manifest.json must hold a JSON object")
@@ -184,19 +236,32 @@ def _check_header(manifest: dict[str, Any]) -> None:
             f"version {VERSION}; update the add-on or re-run the reconstruction"
         )
     fps = _mapping(manifest, "plate").get("fps")
-    if not isinstance(fps, int | float) or isinstance(fps, bool) or not 0 < fps <= 100_000:
-        raise BundleError(f"plate fps {fps!r} must be a number above 0")
+    low, high = FPS_RANGE
+    if not isinstance(fps, int | float) or isinstance(fps, bool) or not low <= fps <= high:
+        raise BundleError(f"plate fps {fps!r} must be a number from {low:g} to {high:g}")
+    frame_start = _mapping(manifest, "source").get("frame_start", 1)
+    if not _is_frame_number(frame_start):
+        raise BundleError(
+            f"source.frame_start {frame_start!r:.40} must be a whole number "
+            f"from 0 to {MAX_FRAME_NUMBER} (Blender's last frame)"
+        )
 
 
 def _check_frames(manifest: dict[str, Any]) -> int:
     frames = manifest.get("frames")
     if not isinstance(frames, list) or not 1 <= len(frames) <= MAX_FRAMES:
         raise BundleError(f"'frames' must be a list of 1 to {MAX_FRAMES} plate frame numbers")
-    if not all(isinstance(f, int) and not isinstance(f, bool) and f >= 0 for f in frames):
-        raise BundleError("'frames' must hold non-negative integers")
+    if not all(_is_frame_number(frame) for frame in frames):
+        raise BundleError(
+            f"'frames' must hold whole numbers from 0 to {MAX_FRAME_NUMBER} (Blender's last frame)"
+        )
     if any(b <= a for a, b in itertools.pairwise(frames)):
         raise BundleError("'frames' must be strictly increasing")
     return len(frames)
+
+
+def _is_frame_number(value: object) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and 0 <= value <= MAX_FRAME_NUMBER
 
 
 def _mapping(parent: dict[str, Any], key: str) -> dict[str, Any]:
@@ -343,12 +408,9 @@ def _check_dynamic(directory: Path, entry: dict[str, Any], frame_count: int) -> 
     """Check member headers only, so validation never loads the (large) position arrays."""
     path = _resolve(directory, entry.get("path"), "dynamic_points")
     declared = _mapping(entry, "arrays")
-    try:
-        with np.load(path, allow_pickle=False) as archive:
-            headers = {name: _npy_member_header(archive, name) for name in declared}
-            offsets = archive["frame_offsets"]
-    except (OSError, ValueError, KeyError) as error:
-        raise BundleError(f"{entry['path']} cannot be read: {error}") from error
+    with _npz_errors(path), _open_npz(path) as archive:
+        headers = {name: _npy_member_header(archive, name) for name in DYNAMIC_MEMBERS}
+        offsets = archive["frame_offsets"]
     count = headers["positions"][1][0] if headers["positions"][1] else -1
     expected = {
         "positions": ("float32", (count, 3)),

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
+
 import bpy
 import numpy as np
 
+from . import compat
 from .compat import ensure_fcurve
 
 SHOT_TAG = "vggt4d_shot"
@@ -32,17 +36,66 @@ def tag(datablock: bpy.types.ID, shot: str) -> bpy.types.ID:
     return datablock
 
 
-def remove_shot(shot: str) -> int:
-    """Remove every datablock tagged with ``shot``; return how many were removed."""
-    doomed = [
-        datablock
-        for name in _TAGGED_COLLECTIONS
-        for datablock in getattr(bpy.data, name)
-        if datablock.get(SHOT_TAG) == shot
-    ]
-    if doomed:
-        bpy.data.batch_remove(doomed)
-    return len(doomed)
+_SCENE_SETTINGS = (
+    "frame_start",
+    "frame_end",
+    "frame_current",
+    "camera",
+    "render.fps",
+    "render.fps_base",
+    "render.resolution_x",
+    "render.resolution_y",
+    "render.resolution_percentage",
+    "render.pixel_aspect_x",
+    "render.pixel_aspect_y",
+    "render.use_compositing",
+)
+
+
+@contextlib.contextmanager
+def replace_shot(scene: bpy.types.Scene, shot: str) -> Iterator[None]:
+    """Build ``shot`` all or nothing: the body creates the new shot's datablocks; on success
+    the previous import of the shot is removed, on any exception every datablock the body made
+    is removed and the previous shot, its names and the scene settings come back as they were.
+
+    The previous shot's datablocks are renamed aside while the body runs, so the new ones get
+    the plain names.
+    """
+    existing = {datablock.as_pointer() for datablock in _datablocks()}
+    previous = [(d, d.name) for d in _datablocks() if d.get(SHOT_TAG) == shot]
+    for datablock, name in previous:
+        datablock.name = f"{name[:50]}~previous"
+    settings = {path: _get(scene, path) for path in _SCENE_SETTINGS}
+    compositor = compat.scene_compositor(scene)
+    try:
+        yield
+    except BaseException:
+        made = [d for d in _datablocks() if d.as_pointer() not in existing]
+        if made:
+            bpy.data.batch_remove(made)
+        for datablock, name in previous:
+            datablock.name = name
+        for path, value in settings.items():
+            _set(scene, path, value)
+        if compat.scene_compositor(scene) != compositor:
+            compat.set_scene_compositor(scene, compositor)
+        raise
+    if previous:
+        bpy.data.batch_remove([datablock for datablock, _name in previous])
+
+
+def _datablocks() -> list[bpy.types.ID]:
+    return [d for name in _TAGGED_COLLECTIONS for d in getattr(bpy.data, name)]
+
+
+def _get(scene: bpy.types.Scene, path: str) -> object:
+    owner, _, attribute = path.rpartition(".")
+    return getattr(scene.path_resolve(owner) if owner else scene, attribute)
+
+
+def _set(scene: bpy.types.Scene, path: str, value: object) -> None:
+    owner, _, attribute = path.rpartition(".")
+    setattr(scene.path_resolve(owner) if owner else scene, attribute, value)
 
 
 def link_object(

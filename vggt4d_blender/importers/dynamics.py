@@ -10,7 +10,7 @@ from __future__ import annotations
 import bpy
 import numpy as np
 
-from ..bundle import Bundle, read_dynamic_points
+from ..bundle import Bundle
 from . import camera_math
 from .datablocks import link_object, tag
 from .points import add_point_display, default_radius, point_mesh
@@ -21,11 +21,13 @@ FRAME_ATTRIBUTE = "vggt4d_frame"
 
 def import_dynamic_points(
     bundle: Bundle,
+    dynamic: tuple[np.ndarray, np.ndarray, np.ndarray],
     collection: bpy.types.Collection,
     root: bpy.types.Object,
 ) -> bpy.types.Object:
-    """Every frame's moving points in one object; each point shows only on its own frame."""
-    positions, colors, offsets = read_dynamic_points(bundle)
+    """Every frame's moving points (``read_dynamic_points``) in one object; each point shows
+    only on its own frame."""
+    positions, colors, offsets = dynamic
     shot = bundle.shot_name
     mesh = tag(
         point_mesh(f"{shot}_dynamic", camera_math.points_to_blender(positions), colors), shot

@@ -43,8 +43,7 @@ class VGGT4D_OT_import_bundle(bpy.types.Operator, ImportHelper):
     )
 
     def execute(self, context: bpy.types.Context) -> set[str]:
-        from ..bundle import BundleError
-        from .shot import ImportSettings, import_bundle
+        from .shot import ImportSettings, import_bundle, import_failure
 
         settings = ImportSettings(
             confidence_threshold=self.confidence_threshold,
@@ -57,9 +56,9 @@ class VGGT4D_OT_import_bundle(bpy.types.Operator, ImportHelper):
         )
         try:
             result = import_bundle(context, self.filepath, settings)
-        except (BundleError, OSError) as error:
+        except Exception as error:  # a bug: logged, reported in one sentence
             logger.exception("VGGT4D import of %s failed", self.filepath)
-            self.report({"ERROR"}, f"Cannot import {self.filepath}: {error}")
+            self.report({"ERROR"}, import_failure(self.filepath, error))
             return {"CANCELLED"}
         for warning in result.warnings:
             self.report({"WARNING"}, warning)

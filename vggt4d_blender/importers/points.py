@@ -10,7 +10,7 @@ from __future__ import annotations
 import bpy
 import numpy as np
 
-from ..bundle import Bundle, read_static_points
+from ..bundle import Bundle
 from . import camera_math, point_math
 from .compat import material_node_tree
 from .datablocks import link_object, tag
@@ -27,13 +27,15 @@ _SRGB_TO_LINEAR = np.where(
 
 def import_static_cloud(
     bundle: Bundle,
+    static: tuple[np.ndarray, np.ndarray, np.ndarray],
     collection: bpy.types.Collection,
     root: bpy.types.Object,
     confidence_threshold: float,
     point_budget: int,
 ) -> bpy.types.Object:
-    """The static cloud, filtered by confidence and budget, parented to the shot root."""
-    positions, colors, confidence = read_static_points(bundle)
+    """The static cloud (``read_static_points``), filtered by confidence and budget, parented
+    to the shot root."""
+    positions, colors, confidence = static
     keep = point_math.select_points(confidence, confidence_threshold, point_budget)
     if len(keep) < len(positions):  # copying 2M points for nothing costs ~50 ms
         positions, colors = positions[keep], colors[keep]
@@ -54,6 +56,8 @@ def point_mesh(name: str, positions: np.ndarray, colors: np.ndarray) -> bpy.type
     BYTE_COLOR attribute) is about 30x slower on millions of points.
     """
     mesh = bpy.data.meshes.new(name)
+    if len(positions) == 0:  # an empty mesh has no position attribute to write
+        return mesh
     mesh.vertices.add(len(positions))
     mesh.attributes["position"].data.foreach_set(
         "vector", np.ascontiguousarray(positions, dtype=np.float32).ravel()

@@ -7,10 +7,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import bpy
+import numpy as np
 
-from ..bundle import read_bundle
+from ..bundle import Bundle, read_bundle, read_dynamic_points, read_static_points
 from . import camera, dynamics, masks, points
-from .datablocks import ROOT_TAG, link_object, remove_shot, tag
+from .datablocks import ROOT_TAG, link_object, replace_shot, tag
 
 
 @dataclass(frozen=True)
@@ -55,16 +56,46 @@ def import_bundle(
 ) -> ImportResult:
     """Import the bundle at ``bundle_path`` (folder or manifest.json) into ``context.scene``.
 
-    Re-importing a shot first removes everything the previous import of that shot created.
-    Raises ``BundleError`` (nothing is changed) when the bundle breaks docs/bundle.md.
+    All or nothing: every file is read and checked before the scene changes, and any failure
+    while building leaves the scene exactly as it was (``datablocks.replace_shot``).
+    Re-importing a shot replaces everything the previous import of that shot created.
+    Raises ``BundleError`` when the bundle breaks docs/bundle.md.
     """
     started = time.perf_counter()
     settings = settings or ImportSettings()
     bundle = read_bundle(bundle_path)
-    scene = context.scene
-    shot = bundle.shot_name
-    remove_shot(shot)
+    static = read_static_points(bundle) if settings.import_static else None
+    dynamic = read_dynamic_points(bundle) if settings.import_dynamic else None
+    with replace_shot(context.scene, bundle.shot_name):
+        result = _build_shot(context.scene, bundle, settings, static, dynamic)
+    result.seconds = time.perf_counter() - started
+    return result
 
+
+def import_failure(bundle_path: str | Path, error: Exception) -> str:
+    """The one-sentence report for an import that raised ``error`` (the scene is unchanged).
+
+    ``BundleError`` and ``OSError`` describe the bundle; anything else is a bug, logged with
+    its traceback by the caller and named here without one.
+    """
+    from ..bundle import BundleError
+
+    if isinstance(error, BundleError | OSError):
+        return f"Cannot import {bundle_path}: {error}"
+    return (
+        f"Cannot import {bundle_path}: internal error ({type(error).__name__}: {error}); the "
+        "scene was left unchanged, details are in the system console"
+    )
+
+
+def _build_shot(
+    scene: bpy.types.Scene,
+    bundle: Bundle,
+    settings: ImportSettings,
+    static: tuple[np.ndarray, np.ndarray, np.ndarray] | None,
+    dynamic: tuple[np.ndarray, np.ndarray, np.ndarray] | None,
+) -> ImportResult:
+    shot = bundle.shot_name
     collection = tag(bpy.data.collections.new(shot), shot)
     scene.collection.children.link(collection)
     root = link_object(f"{shot}_root", None, collection, shot)
@@ -78,13 +109,13 @@ def import_bundle(
         frames=len(bundle.frames),
         warnings=warnings,
     )
-    if settings.import_static:
+    if static is not None:
         cloud = points.import_static_cloud(
-            bundle, collection, root, settings.confidence_threshold, settings.point_budget
+            bundle, static, collection, root, settings.confidence_threshold, settings.point_budget
         )
         result.static_points = len(cloud.data.vertices)
-    if settings.import_dynamic:
-        moving = dynamics.import_dynamic_points(bundle, collection, root)
+    if dynamic is not None and len(dynamic[0]):  # a locked-off or static shot has none
+        moving = dynamics.import_dynamic_points(bundle, dynamic, collection, root)
         result.dynamic_points = len(moving.data.vertices)
     plate_clip = camera.attach_plate(bundle, shot_camera) if settings.plate_background else None
     if settings.plate_background and plate_clip is None:
@@ -96,7 +127,6 @@ def import_bundle(
         _import_masks(scene, bundle, plate_clip, result)
     if settings.set_scene:
         camera.set_scene_from_plate(scene, bundle, shot_camera)
-    result.seconds = time.perf_counter() - started
     return result
 
 

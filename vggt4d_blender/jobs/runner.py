@@ -117,14 +117,15 @@ class JobRunner:
 
     def _import(self, context: bpy.types.Context, bundle: str) -> None:
         """Import with the importer's defaults: the backend already filtered the points."""
-        from ..bundle import BundleError
-        from ..importers import import_bundle  # heavy: only once a bundle exists
+        from ..importers.shot import import_bundle, import_failure  # heavy: once a bundle exists
 
         try:
             result = import_bundle(context, bundle)
-        except (BundleError, OSError) as error:
+        except Exception as error:  # a bug: logged, reported in one sentence
             log.exception("Importing %s failed", bundle)
-            self.reports.append(("ERROR", f"Bundle written to {bundle} but import failed: {error}"))
+            self.reports.append(
+                ("ERROR", f"The bundle was written; {import_failure(bundle, error)}")
+            )
             return
         self.imported = result
         self.reports.extend(("WARNING", warning) for warning in result.warnings)
