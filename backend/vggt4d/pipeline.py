@@ -29,8 +29,9 @@ from vggt4d.dynamic.clustering import (
 )
 from vggt4d.dynamic.cues import CueHooks, CueStatistics, default_factor_specs
 from vggt4d.dynamic.masked_pass import MASKED_BLOCKS, MaskedAttentionHooks, token_keep_mask
-from vggt4d.dynamic.refinement import RefineSettings, refine_masks, unproject_depth
+from vggt4d.dynamic.refinement import RefineSettings, refine_masks
 from vggt4d.errors import CancelledError, InputError, OutOfMemoryError
+from vggt4d.geometry import PIXEL_CENTRE_OFFSET, unproject_depth
 from vggt4d.model import VGGT, pose_encoding_to_extri_intri
 
 STAGES = ("pass1", "cues", "clustering", "pass2", "refinement")
@@ -230,8 +231,9 @@ def _reconstruct(
             for frame, mask in artist.items():
                 refined[frame] |= mask
     run.keep(refined_mask=refined)
-    cam_to_world = torch.linalg.inv(_homogeneous(extrinsics.double().cpu())).float()
-    world_points = unproject_depth(depth.cpu(), intrinsics.cpu(), cam_to_world)
+    world_points = unproject_depth(
+        depth.cpu(), intrinsics.cpu(), extrinsics.cpu(), pixel_offset=PIXEL_CENTRE_OFFSET
+    )
     return Reconstruction(
         images=images.permute(0, 2, 3, 1).float().cpu().numpy(),
         extrinsics=extrinsics.cpu().numpy(),
@@ -378,12 +380,11 @@ def _refine(
     run.report("refinement", 0.0)
     start = time.perf_counter()
     frames = images.shape[0]
-    cam_to_world = torch.linalg.inv(_homogeneous(extrinsics.double().cpu())).float()
     result = refine_masks(
         images.float().cpu(),
         depth.cpu(),
         torch.from_numpy(coarse),
-        cam_to_world,
+        extrinsics.cpu(),
         intrinsics.cpu(),
         run.options.refine_settings(),
         on_frame=lambda frame: run.report("refinement", frame / frames),
@@ -411,13 +412,6 @@ def _cameras(
     """pose_enc [1, S, 9] -> cam-from-world [S, 3, 4] and intrinsics [S, 3, 3], float32."""
     extrinsics, intrinsics = pose_encoding_to_extri_intri(pose_enc.float(), image_size)
     return extrinsics[0].float(), intrinsics[0].float()
-
-
-def _homogeneous(extrinsics: torch.Tensor) -> torch.Tensor:
-    """[S, 3, 4] -> [S, 4, 4] with a (0, 0, 0, 1) bottom row."""
-    bottom = torch.zeros(extrinsics.shape[0], 1, 4, dtype=extrinsics.dtype)
-    bottom[:, 0, 3] = 1.0
-    return torch.cat([extrinsics, bottom.to(extrinsics.device)], dim=1)
 
 
 def _check_images(images: torch.Tensor, patch_size: int) -> torch.Tensor:

@@ -26,6 +26,8 @@ from scipy.spatial import cKDTree
 from sklearn.cluster import KMeans
 from sklearn.exceptions import ConvergenceWarning
 
+from vggt4d.geometry import PIXEL_CENTRE_OFFSET, unproject_depth
+
 LOW_VISIBILITY_LOSS = 1e10
 
 
@@ -64,29 +66,8 @@ class _Views:
     images: torch.Tensor  # [S, 3, H, W] in [0, 1]
     depth: torch.Tensor  # [S, H, W]
     coarse: torch.Tensor  # [S, H, W], 0 or 1
-    world_to_cam: torch.Tensor  # [S, 4, 4]
+    cam_from_world: torch.Tensor  # [S, 3, 4]
     intrinsics: torch.Tensor  # [S, 3, 3]
-
-
-def unproject_depth(
-    depth: torch.Tensor, intrinsics: torch.Tensor, cam_to_world: torch.Tensor
-) -> torch.Tensor:
-    """World points float32 [S, H, W, 3] of every pixel centre (u + 0.5, v + 0.5).
-
-    depth [S, H, W]; intrinsics [S, 3, 3]; cam_to_world [S, 4, 4] or [S, 3, 4].
-    """
-    S, H, W = depth.shape
-    v, u = torch.meshgrid(
-        torch.arange(H, dtype=torch.float32) + 0.5,
-        torch.arange(W, dtype=torch.float32) + 0.5,
-        indexing="ij",
-    )
-    pixels = torch.stack([u, v, torch.ones_like(u)], dim=-1).reshape(-1, 3)  # [HW, 3]
-    rays = torch.einsum("sij,nj->sni", torch.linalg.inv(intrinsics.float()), pixels)
-    camera = rays * depth.reshape(S, -1, 1).float()
-    rotation, translation = cam_to_world[:, :3, :3].float(), cam_to_world[:, :3, 3].float()
-    world = torch.einsum("sij,snj->sni", rotation, camera) + translation[:, None, :]
-    return world.reshape(S, H, W, 3)
 
 
 def statistical_inliers(
@@ -132,7 +113,7 @@ def refine_masks(
     images: torch.Tensor,
     depth: torch.Tensor,
     coarse: torch.Tensor,
-    cam_to_world: torch.Tensor,
+    cam_from_world: torch.Tensor,
     intrinsics: torch.Tensor,
     settings: RefineSettings | None = None,
     *,
@@ -141,8 +122,9 @@ def refine_masks(
     """Refine coarse masks (spec §7).
 
     images float [S, 3, H, W] in [0, 1]; depth [S, H, W]; coarse bool [S, H, W];
-    cam_to_world [S, 4, 4]; intrinsics [S, 3, 3]. ``on_frame(t)`` runs before each frame
-    (progress and cancellation).
+    cam_from_world [S, 3, 4] (the extrinsics, as the pipeline holds them); intrinsics
+    [S, 3, 3]. Pixels are unprojected through their centres (``PIXEL_CENTRE_OFFSET``).
+    ``on_frame(t)`` runs before each frame (progress and cancellation).
     """
     settings = settings or RefineSettings()
     if settings.method not in ("residual", "gradient"):
@@ -154,10 +136,12 @@ def refine_masks(
         images=images.float(),
         depth=depth.float(),
         coarse=coarse.float(),
-        world_to_cam=torch.linalg.inv(_as_homogeneous(cam_to_world.float())),
+        cam_from_world=cam_from_world[:, :3].float(),
         intrinsics=intrinsics.float(),
     )
-    world = unproject_depth(views.depth, views.intrinsics, cam_to_world)
+    world = unproject_depth(
+        views.depth, views.intrinsics, views.cam_from_world, pixel_offset=PIXEL_CENTRE_OFFSET
+    )
     pre_morph = np.zeros((S, H, W), dtype=bool)
     inliers = np.zeros((S, H, W), dtype=bool)
     for t in range(S):
@@ -177,13 +161,6 @@ def refine_masks(
         pre_morph[t].reshape(-1)[kept] = True
     refined = np.stack([_close_and_dilate(mask, settings) for mask in pre_morph])
     return RefineResult(refined=refined, pre_morph=pre_morph, sor_inlier=inliers)
-
-
-def _as_homogeneous(poses: torch.Tensor) -> torch.Tensor:
-    if poses.shape[-2] == 4:
-        return poses
-    bottom = torch.tensor([0.0, 0.0, 0.0, 1.0], dtype=poses.dtype).expand(poses.shape[0], 1, 4)
-    return torch.cat([poses, bottom], dim=1)
 
 
 def _cluster_points(points: np.ndarray, settings: RefineSettings) -> np.ndarray:
@@ -247,8 +224,8 @@ def _projection_terms(
     align_corners=True and a (W - 1) normalisation; depth nearest, mask and colour bilinear.
     """
     _, H, W = views.depth.shape
-    rotation = views.world_to_cam[frames, :3, :3]
-    translation = views.world_to_cam[frames, :3, 3]
+    rotation = views.cam_from_world[frames, :, :3]
+    translation = views.cam_from_world[frames, :, 3]
     intrinsics, depth = views.intrinsics[frames], views.depth[frames]
     camera = torch.einsum("uij,nj->uni", rotation, points) + translation[:, None, :]
     projected = torch.einsum("uij,unj->uni", intrinsics, camera)

@@ -10,55 +10,9 @@ from pathlib import Path
 
 import numpy as np
 
+from vggt4d.geometry import invert_se3, quat_wxyz_from_rotation
 from vggt4d.io.bundle import BundleData
 from vggt4d.io.ply import write_ply
-
-
-def rotation_to_quaternion(rotation: np.ndarray) -> np.ndarray:
-    """Rotation matrices [..., 3, 3] -> unit quaternions [..., 4] as (w, x, y, z), w >= 0.
-
-    Uses the eigenvector of the symmetric 4x4 matrix built from the rotation (Bar-Itzhack), which
-    stays accurate for every angle and tolerates slightly non-orthonormal input.
-    """
-    r = np.asarray(rotation, dtype=np.float64)
-    xx, xy, xz = r[..., 0, 0], r[..., 0, 1], r[..., 0, 2]
-    yx, yy, yz = r[..., 1, 0], r[..., 1, 1], r[..., 1, 2]
-    zx, zy, zz = r[..., 2, 0], r[..., 2, 1], r[..., 2, 2]
-    symmetric = (
-        np.stack(
-            [
-                np.stack([xx - yy - zz, yx + xy, zx + xz, zy - yz], axis=-1),
-                np.stack([yx + xy, yy - xx - zz, zy + yz, xz - zx], axis=-1),
-                np.stack([zx + xz, zy + yz, zz - xx - yy, yx - xy], axis=-1),
-                np.stack([zy - yz, xz - zx, yx - xy, xx + yy + zz], axis=-1),
-            ],
-            axis=-2,
-        )
-        / 3.0
-    )
-    _, vectors = np.linalg.eigh(symmetric)
-    x, y, z, w = np.moveaxis(vectors[..., :, -1], -1, 0)
-    quaternion = np.stack([w, x, y, z], axis=-1)
-    return quaternion * np.where(quaternion[..., :1] < 0, -1.0, 1.0)
-
-
-def quaternion_to_rotation(quaternion: np.ndarray) -> np.ndarray:
-    """Quaternions [..., 4] as (w, x, y, z) -> rotation matrices [..., 3, 3]."""
-    q = np.asarray(quaternion, dtype=np.float64)
-    w, x, y, z = np.moveaxis(q / np.linalg.norm(q, axis=-1, keepdims=True), -1, 0)
-    rows = [
-        [1 - 2 * (y * y + z * z), 2 * (x * y - z * w), 2 * (x * z + y * w)],
-        [2 * (x * y + z * w), 1 - 2 * (x * x + z * z), 2 * (y * z - x * w)],
-        [2 * (x * z - y * w), 2 * (y * z + x * w), 1 - 2 * (x * x + y * y)],
-    ]
-    return np.stack([np.stack(row, axis=-1) for row in rows], axis=-2)
-
-
-def camera_to_world(extrinsics: np.ndarray) -> np.ndarray:
-    """Camera-from-world [..., 3, 4] -> camera-to-world [..., 3, 4] (rotation transposed)."""
-    rotation = np.swapaxes(extrinsics[..., :3], -1, -2)
-    centre = -rotation @ extrinsics[..., 3:]
-    return np.concatenate([rotation, centre], axis=-1)
 
 
 def image_name(frame: int) -> str:
@@ -87,7 +41,7 @@ def export_colmap(data: BundleData, directory: str | Path) -> Path:
         "#   IMAGE_ID, QW, QX, QY, QZ, TX, TY, TZ, CAMERA_ID, NAME",
         "#   POINTS2D[] as (X, Y, POINT3D_ID)",
     ]
-    quaternions = rotation_to_quaternion(data.extrinsics[:, :, :3])
+    quaternions = quat_wxyz_from_rotation(np.asarray(data.extrinsics[:, :, :3], np.float64))
     for index, (quaternion, extrinsics) in enumerate(
         zip(quaternions, data.extrinsics, strict=True)
     ):
@@ -114,8 +68,8 @@ def export_tum(data: BundleData, path: str | Path) -> Path:
     `t x y z qw qx qy qz`, which is not TUM.)"""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    poses = camera_to_world(np.asarray(data.extrinsics, dtype=np.float64))
-    quaternions = rotation_to_quaternion(poses[:, :, :3])
+    poses = invert_se3(np.asarray(data.extrinsics, dtype=np.float64))  # world_from_cam
+    quaternions = quat_wxyz_from_rotation(poses[:, :, :3])
     lines = ["# timestamp tx ty tz qx qy qz qw (camera-to-world, OpenCV camera axes)"]
     for frame, pose, (w, x, y, z) in zip(data.frames, poses, quaternions, strict=True):
         values = (*pose[:, 3], x, y, z, w)

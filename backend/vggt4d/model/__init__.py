@@ -12,7 +12,6 @@ from vggt4d.model.config import (
     PatchEmbedConfig,
     VGGTConfig,
 )
-from vggt4d.model.geometry import unproject_depth
 from vggt4d.model.hooks import AttentionHooks, AttentionSite
 from vggt4d.model.pose_encoding import extri_intri_to_pose_encoding, pose_encoding_to_extri_intri
 from vggt4d.model.precision import autocast_dtype
@@ -32,5 +31,4 @@ __all__ = [
     "extri_intri_to_pose_encoding",
     "filter_checkpoint_keys",
     "pose_encoding_to_extri_intri",
-    "unproject_depth",
 ]

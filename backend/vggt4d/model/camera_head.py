@@ -11,22 +11,11 @@ from __future__ import annotations
 import torch
 from torch import Tensor, nn
 
+from vggt4d.model.activation import activate
 from vggt4d.model.config import CameraHeadConfig
 from vggt4d.model.layers import Block, Mlp
 
 POSE_ENCODING_DIM = 9  # translation (3), quaternion xyzw (4), fov_h, fov_w
-
-
-def _activate(x: Tensor, kind: str) -> Tensor:
-    if kind == "linear":
-        return x
-    if kind == "relu":
-        return torch.relu(x)
-    if kind == "exp":
-        return torch.exp(x)
-    if kind == "inv_log":
-        return torch.sign(x) * torch.expm1(x.abs())
-    raise ValueError(f"unknown camera activation {kind!r}")
 
 
 class CameraHead(nn.Module):
@@ -68,11 +57,11 @@ class CameraHead(nn.Module):
             x = gate * (normed * (1 + scale) + shift) + camera_tokens
             delta = self.pose_branch(self.trunk_norm(self.trunk(x)))
             raw = delta if raw is None else raw + delta
-            encodings.append(self._activate(raw))
+            encodings.append(self._activate_encoding(raw))
         return encodings
 
-    def _activate(self, raw: Tensor) -> Tensor:
-        translation = _activate(raw[..., :3], self.config.trans_act)
-        quaternion = _activate(raw[..., 3:7], self.config.quat_act)
-        field_of_view = _activate(raw[..., 7:], self.config.fl_act)
+    def _activate_encoding(self, raw: Tensor) -> Tensor:
+        translation = activate(raw[..., :3], self.config.trans_act)
+        quaternion = activate(raw[..., 3:7], self.config.quat_act)
+        field_of_view = activate(raw[..., 7:], self.config.fl_act)
         return torch.cat((translation, quaternion, field_of_view), dim=-1)

@@ -13,6 +13,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from vggt4d.model.activation import activate
 from vggt4d.model.config import DPTHeadConfig
 from vggt4d.model.dpt_fusion import FeatureFusionBlock, uv_embedding
 
@@ -39,18 +40,6 @@ class _Scratch(nn.Module):
             nn.ReLU(),
             nn.Conv2d(config.head_features_2, config.output_dim, 1),
         )
-
-
-def _activate(x: Tensor, kind: str) -> Tensor:
-    if kind == "exp":
-        return torch.exp(x)
-    if kind == "inv_log":
-        return torch.sign(x) * torch.expm1(x.abs())
-    if kind == "expp1":
-        return 1 + torch.exp(x)
-    if kind == "linear":
-        return x
-    raise ValueError(f"unknown DPT activation {kind!r}")
 
 
 class DPTHead(nn.Module):
@@ -118,8 +107,8 @@ class DPTHead(nn.Module):
         x = F.interpolate(x, size=out_hw, mode="bilinear", align_corners=True)
         x = self.scratch.output_conv2(self._with_uv(x, image_hw))
         x = x.permute(0, 2, 3, 1)
-        prediction = _activate(x[..., :-1], self.config.activation)
-        confidence = _activate(x[..., -1], self.config.conf_activation)
+        prediction = activate(x[..., :-1], self.config.activation)
+        confidence = activate(x[..., -1], self.config.conf_activation)
         return (
             prediction.reshape(B, S, *prediction.shape[1:]),
             confidence.reshape(B, S, *confidence.shape[1:]),

@@ -2,7 +2,6 @@
 
 import numpy as np
 import pytest
-import torch
 from conftest import mask_iou
 
 from vggt4d.dynamic.refinement import (
@@ -10,7 +9,6 @@ from vggt4d.dynamic.refinement import (
     checked_frames,
     refine_masks,
     statistical_inliers,
-    unproject_depth,
 )
 
 
@@ -20,7 +18,7 @@ def official_refinement(case):
         case["images"],
         case["depth"],
         case["coarse_mask_official"],
-        case["cam2world_pass2"].float(),
+        case["extrinsic_pass2"],
         case["intrinsic"],
     )
 
@@ -38,14 +36,6 @@ def test_refined_masks_match_official(case, official_refinement):
             official_refinement.refined[frame], case["refined_mask_official"][frame].numpy()
         )
         assert pre >= 0.95 and final >= 0.95, (frame, pre, final)
-
-
-def test_unprojection_uses_pixel_centres():
-    depth = torch.full((1, 2, 2), 2.0)
-    intrinsics = torch.tensor([[[1.0, 0.0, 1.0], [0.0, 1.0, 1.0], [0.0, 0.0, 1.0]]])
-    points = unproject_depth(depth, intrinsics, torch.eye(4)[None])
-    torch.testing.assert_close(points[0, 0, 0], torch.tensor([-1.0, -1.0, 2.0]))
-    torch.testing.assert_close(points[0, 1, 1], torch.tensor([1.0, 1.0, 2.0]))
 
 
 def test_statistical_outlier_removal_drops_a_far_point():

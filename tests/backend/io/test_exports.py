@@ -5,13 +5,12 @@ from pathlib import Path
 import numpy as np
 from scipy.spatial.transform import Rotation
 
+from vggt4d.geometry import rotation_from_quat_wxyz
 from vggt4d.io.exports import (
     export_colmap,
     export_ply,
     export_tum,
     image_name,
-    quaternion_to_rotation,
-    rotation_to_quaternion,
 )
 from vggt4d.io.ply import read_ply
 
@@ -25,17 +24,6 @@ def project(intrinsics: np.ndarray, extrinsics: np.ndarray, points: np.ndarray) 
     camera = points @ extrinsics[:, :3].T + extrinsics[:, 3]
     pixels = camera @ intrinsics.T
     return pixels[:, :2] / pixels[:, 2:]
-
-
-def test_quaternions_match_scipy_for_random_rotations() -> None:
-    rotations = Rotation.random(200, random_state=3)
-    expected = rotations.as_quat()[:, [3, 0, 1, 2]]
-    expected *= np.sign(expected[:, :1])
-    quaternions = rotation_to_quaternion(rotations.as_matrix())
-    np.testing.assert_allclose(quaternions, expected, atol=1e-12)
-    np.testing.assert_allclose(
-        quaternion_to_rotation(quaternions), rotations.as_matrix(), atol=1e-12
-    )
 
 
 def test_colmap_model_reprojects_like_the_bundle(tmp_path: Path, bundle_data) -> None:
@@ -58,7 +46,7 @@ def test_colmap_model_reprojects_like_the_bundle(tmp_path: Path, bundle_data) ->
         assert camera[1:4] == ["PINHOLE", str(data.plate_width), str(data.plate_height)]
         fx, fy, cx, cy = (float(value) for value in camera[4:8])
         intrinsics = np.array([[fx, 0, cx], [0, fy, cy], [0, 0, 1]])
-        rotation = quaternion_to_rotation(np.array([float(value) for value in row[1:5]]))
+        rotation = rotation_from_quat_wxyz(np.array([float(value) for value in row[1:5]]))
         translation = np.array([float(value) for value in row[5:8]])
         extrinsics = np.concatenate([rotation, translation[:, None]], axis=1)
         assert row[9] == image_name(data.frames[index])

@@ -5,11 +5,11 @@ import math
 import torch
 from torch.testing import assert_close
 
+from vggt4d.geometry import VGGT_PIXEL_OFFSET, unproject_depth
 from vggt4d.model import (
     autocast_dtype,
     extri_intri_to_pose_encoding,
     pose_encoding_to_extri_intri,
-    unproject_depth,
 )
 
 
@@ -53,7 +53,7 @@ def test_unproject_depth_uses_integer_pixels_and_inverts_extrinsics() -> None:
     encoding = _random_encoding(2)
     extrinsics, intrinsics = pose_encoding_to_extri_intri(encoding, (4, 6))
     depth = 1 + torch.rand(2, 4, 6)
-    points = unproject_depth(depth, extrinsics, intrinsics)
+    points = unproject_depth(depth, intrinsics, extrinsics, pixel_offset=VGGT_PIXEL_OFFSET)
     assert points.shape == (2, 4, 6, 3)
     camera = (
         torch.einsum("sij,shwj->shwi", extrinsics[..., :3], points)
