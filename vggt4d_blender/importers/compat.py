@@ -1,7 +1,8 @@
-"""Blender 4.2-4.5 fallbacks for the few newer APIs the importer uses (min version is 4.2).
+"""One call for each Blender API the importer uses that changed between 4.2 and 5.3.
 
-Each function takes the newer API when this Blender has it (the path the tests run on bpy
-5.0.1) and otherwise does the same with the older one. See docs/importer.md, "Blender versions".
+Each function takes the newer API when this Blender has it and otherwise does the same with
+the older one; the tests run every path on bpy 4.2, 4.5, 5.0 and 5.3 (scripts/test.sh). See
+docs/importer.md, "Blender versions".
 """
 
 from __future__ import annotations
@@ -74,3 +75,16 @@ def set_alpha_replace(node: bpy.types.Node) -> None:
         node.inputs["Type"].default_value = "Replace Alpha"
     else:
         node.mode = "REPLACE_ALPHA"
+
+
+def set_modifier_input(modifier: bpy.types.NodesModifier, identifier: str, value: object) -> None:
+    """Set the geometry-nodes modifier input ``identifier`` (an interface socket's identifier).
+
+    From 5.2 the inputs are RNA properties (``NodesModifier.properties.inputs``); before,
+    they are ID properties of the modifier, which 5.2 refuses to set.
+    """
+    properties = getattr(modifier, "properties", None)
+    if properties is not None:
+        getattr(properties.inputs, identifier).value = value
+    else:
+        modifier[identifier] = value

@@ -12,7 +12,7 @@ import numpy as np
 
 from ..bundle import Bundle
 from . import camera_math, point_math
-from .compat import material_node_tree
+from .compat import material_node_tree, set_modifier_input
 from .datablocks import link_object, tag
 
 COLOR_ATTRIBUTE = "vggt4d_color"
@@ -114,7 +114,7 @@ def add_point_display(
         links.new(compare.outputs["Result"], to_points.inputs["Selection"])
     modifier = obj.modifiers.new("VGGT4D points", "NODES")
     modifier.node_group = group
-    modifier[radius_socket.identifier] = radius
+    set_modifier_input(modifier, radius_socket.identifier, radius)
     modifier.show_in_editmode = False
     return modifier
 

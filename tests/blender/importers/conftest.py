@@ -50,9 +50,28 @@ def project_with_bundle(extrinsics: np.ndarray, intrinsics: np.ndarray, points: 
     return image[:, :2] / image[:, 2:]
 
 
+def evaluated_points(bpy, obj) -> tuple[np.ndarray, np.ndarray]:
+    """Positions [N, 3] (object space) and radii [N] of the points the geometry-nodes modifier
+    outputs for ``obj`` at the current frame.
+
+    Read from the depsgraph's instances, which is the same on every Blender from 4.2
+    (``Object.evaluated_geometry`` is 5.0+).
+    """
+    depsgraph = bpy.context.evaluated_depsgraph_get()
+    for instance in depsgraph.object_instances:
+        parent = instance.parent
+        if instance.object.type != "POINTCLOUD" or parent is None or parent.original != obj:
+            continue
+        cloud = instance.object.data  # valid only while iterating: copy it out
+        count = len(cloud.points)
+        positions = np.empty(count * 3, np.float32)
+        radii = np.empty(count, np.float32)
+        cloud.attributes["position"].data.foreach_get("vector", positions)
+        cloud.attributes["radius"].data.foreach_get("value", radii)
+        return positions.reshape(-1, 3), radii
+    return np.empty((0, 3), np.float32), np.empty(0, np.float32)
+
+
 def evaluated_point_count(bpy, obj) -> int:
     """Points the geometry-nodes modifier outputs for ``obj`` at the current frame."""
-    depsgraph = bpy.context.evaluated_depsgraph_get()
-    geometry = obj.evaluated_get(depsgraph).evaluated_geometry()
-    cloud = geometry.pointcloud
-    return len(cloud.points) if cloud is not None else 0
+    return len(evaluated_points(bpy, obj)[0])

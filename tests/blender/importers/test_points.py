@@ -2,10 +2,10 @@
 
 import numpy as np
 
-from tests.blender.importers.conftest import evaluated_point_count
+from tests.blender.importers.conftest import evaluated_point_count, evaluated_points
 from vggt4d.io.bundle import read_bundle
 from vggt4d_blender.importers import camera_math
-from vggt4d_blender.importers.points import COLOR_ATTRIBUTE
+from vggt4d_blender.importers.points import COLOR_ATTRIBUTE, default_radius
 from vggt4d_blender.importers.shot import ImportSettings, import_bundle
 
 
@@ -36,7 +36,9 @@ def test_static_cloud_positions_colours_threshold_and_budget(factory_blender, bu
     )
     np.testing.assert_allclose(_colors(mesh)[:, :3] * 255, data.static_colors[keep], atol=0.05)
     assert COLOR_ATTRIBUTE != "color"
-    assert evaluated_point_count(bpy, bpy.data.objects["static_static"]) == 100
+    points, radii = evaluated_points(bpy, bpy.data.objects["static_static"])
+    np.testing.assert_array_equal(points, _positions(mesh))
+    np.testing.assert_allclose(radii, default_radius(data.static_points[keep]), rtol=1e-6)
 
 
 def _check_moving_points(bpy, shot, frames, per_frame):
