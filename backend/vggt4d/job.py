@@ -21,6 +21,7 @@ from vggt4d import pipeline
 from vggt4d.errors import CancelledError, InputError, OutOfMemoryError
 from vggt4d.io.bundle import BundleData, write_bundle
 from vggt4d.io.footage import Footage, FrameRange, read_footage
+from vggt4d.option_types import options_from_json
 from vggt4d.pipeline import ReconstructOptions
 from vggt4d.pointcloud import CloudOptions, PointClouds, build_point_clouds
 from vggt4d.preprocess import PlateMapping, preprocess_frames
@@ -42,6 +43,7 @@ STAGE_WEIGHTS = {
     "bundle": 0.03,
 }
 
+_FIRST_TIMED_STAGE = "pass1"
 LogCallback = Callable[[str, str], None]  # (level "info" | "warning", message)
 
 
@@ -92,18 +94,9 @@ class JobOptions:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> "JobOptions":
-        """Build from JSON-like data; unknown keys are refused so typos do not pass silently."""
-        known = {item.name for item in fields(cls)}
-        unknown = sorted(set(data) - known)
-        if unknown:
-            raise InputError(f"Unknown job options {unknown}; known: {sorted(known)}.")
-        values = dict(data)
-        if "reconstruct" in values:
-            try:
-                values["reconstruct"] = ReconstructOptions.from_dict(values["reconstruct"] or {})
-            except (TypeError, ValueError, KeyError) as error:
-                raise InputError(f"Invalid reconstruct options: {error}") from error
-        return cls(**values)
+        """Build from JSON-like data; unknown keys and wrong types are refused (InputError)
+        so typos do not pass silently and nothing fails after the model ran."""
+        return cls(**options_from_json(cls, data, "job options"))
 
 
 @dataclass(frozen=True)
@@ -118,7 +111,7 @@ class ProgressUpdate:
 
 class _ProgressTracker:
     """Turns (stage, stage fraction) into an overall fraction with per-stage weights and an ETA
-    extrapolated from the time spent so far."""
+    extrapolated from the pace of the model stages."""
 
     def __init__(self, stages: list[str], report: Callable[[ProgressUpdate], None] | None):
         total = sum(STAGE_WEIGHTS[stage] for stage in stages)
@@ -128,8 +121,8 @@ class _ProgressTracker:
             start += STAGE_WEIGHTS[stage] / total
         self._total = total
         self._report = report
-        self._begun = time.monotonic()
         self._fraction = 0.0
+        self._timed_from: tuple[float, float] | None = None
 
     def update(self, stage: str, stage_fraction: float) -> None:
         stage_fraction = min(max(float(stage_fraction), 0.0), 1.0)
@@ -138,9 +131,21 @@ class _ProgressTracker:
             self._fraction = max(self._fraction, self._starts[stage] + share * stage_fraction)
         if self._report is None:
             return
-        elapsed = time.monotonic() - self._begun
-        eta = elapsed * (1.0 - self._fraction) / self._fraction if self._fraction > 0.01 else None
-        self._report(ProgressUpdate(stage, stage_fraction, min(self._fraction, 1.0), eta))
+        if stage == _FIRST_TIMED_STAGE and self._timed_from is None:
+            self._timed_from = (time.monotonic(), self._fraction)
+        self._report(ProgressUpdate(stage, stage_fraction, min(self._fraction, 1.0), self._eta()))
+
+    def _eta(self) -> float | None:
+        """Seconds left, extrapolated from the model stages' own pace: reading footage and
+        loading weights say little about how long the passes take, so there is no ETA
+        (None) until the first pass has made progress."""
+        if self._timed_from is None:
+            return None
+        started, fraction = self._timed_from
+        done = self._fraction - fraction
+        if done <= 1e-3:
+            return None
+        return (time.monotonic() - started) * (1.0 - self._fraction) / done
 
 
 def run_job(

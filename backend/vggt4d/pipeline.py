@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
 import numpy as np
@@ -33,6 +33,7 @@ from vggt4d.dynamic.refinement import RefineSettings, refine_masks
 from vggt4d.errors import CancelledError, InputError, OutOfMemoryError
 from vggt4d.geometry import PIXEL_CENTRE_OFFSET, unproject_depth
 from vggt4d.model import VGGT, pose_encoding_to_extri_intri
+from vggt4d.option_types import options_from_json
 
 STAGES = ("pass1", "cues", "clustering", "pass2", "refinement")
 
@@ -93,20 +94,9 @@ class ReconstructOptions:
 
     @classmethod
     def from_dict(cls, values: Mapping[str, Any]) -> ReconstructOptions:
-        """Inverse of ``to_dict``; unknown keys are rejected so typos do not pass silently."""
-        known = {item.name for item in fields(cls)}
-        unknown = sorted(set(values) - known)
-        if unknown:
-            raise InputError(
-                f"Unknown VGGT4D option(s): {', '.join(unknown)}. "
-                f"Known options: {', '.join(sorted(known))}."
-            )
-        return cls(
-            **{
-                key: tuple(value) if isinstance(value, list) else value
-                for key, value in values.items()
-            }
-        )
+        """Inverse of ``to_dict``; unknown keys and wrong types are refused (InputError) so
+        typos do not pass silently."""
+        return cls(**options_from_json(cls, values, "VGGT4D options"))
 
     def refine_settings(self) -> RefineSettings:
         return RefineSettings(

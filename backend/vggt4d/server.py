@@ -8,6 +8,7 @@ descriptor 1 is pointed at stderr, so stray prints and native library output can
 
 import json
 import logging
+import math
 import os
 import sys
 import threading
@@ -35,24 +36,28 @@ class JobServer:
         self._write_lock = threading.Lock()
         self._worker: threading.Thread | None = None
         self._cancel = threading.Event()
+        self._running = threading.Event()
 
     def serve(self, lines: Iterable[str]) -> None:
-        """Handle request lines until `shutdown` or end of input, then stop the job and say bye."""
-        request_id = None
+        """Handle request lines until `shutdown` or end of input, then stop the job and say bye.
+
+        No line ends the server except `shutdown`: whatever a line holds, it gets an answer.
+        """
+        bye_id = None
         for line in lines:
             if not line.strip():
                 continue
             request = self._parse(line)
             if request is None:
                 continue
-            request_id = request.get("id")
             if request["type"] == "shutdown":
+                bye_id = request.get("id")
                 break
             self._handle(request)
         self._cancel.set()
         if self._worker is not None:
             self._worker.join(_SHUTDOWN_WAIT_S)
-        self.send({"type": "bye", "id": request_id})
+        self.send({"type": "bye", "id": bye_id})
 
     def send(self, event: dict[str, Any]) -> None:
         """Write one event as one line (thread safe)."""
@@ -62,10 +67,12 @@ class JobServer:
             self._output.flush()
 
     def _parse(self, line: str) -> dict[str, Any] | None:
+        """The request on ``line``, or None after answering why it is not one. NaN and
+        infinite numbers are refused: they are not JSON and could not be echoed back."""
         try:
-            request = json.loads(line)
-        except ValueError:
-            self._error(None, "bad_request", f"Not a JSON line: {line.strip()[:200]}")
+            request = json.loads(line, parse_constant=_refuse_constant, parse_float=_finite_float)
+        except (ValueError, RecursionError) as error:
+            self._error(None, "bad_request", f"Not a JSON line ({error}): {line.strip()[:200]}")
             return None
         if not isinstance(request, dict) or not isinstance(request.get("type"), str):
             self._error(None, "bad_request", 'A request must be a JSON object with a "type".')
@@ -116,6 +123,8 @@ class JobServer:
         )
 
     def _reconstruct(self, request: dict[str, Any]) -> None:
+        """Validate the whole request (paths, every option's type and value, the output's
+        folder) before anything runs, then start the job in the worker thread."""
         request_id = request.get("id")
         if self._busy():
             self._error(request_id, "busy", "A job is already running; cancel it first.")
@@ -123,11 +132,10 @@ class JobServer:
         input_path, output_path = request.get("input"), request.get("output")
         if not isinstance(input_path, str) or not isinstance(output_path, str):
             raise InputError('reconstruct needs "input" and "output" paths (strings).')
-        options = request.get("options") or {}
-        if not isinstance(options, dict):
-            raise InputError('"options" must be a JSON object.')
-        job_options = JobOptions.from_dict(options)
+        options = request.get("options")
+        job_options = JobOptions.from_dict({} if options is None else options)
         self._cancel.clear()
+        self._running.set()
         self._worker = threading.Thread(
             target=self._work,
             args=(request_id, input_path, output_path, job_options),
@@ -143,7 +151,9 @@ class JobServer:
         self._cancel.set()
 
     def _busy(self) -> bool:
-        return self._worker is not None and self._worker.is_alive()
+        """A job runs until just before its last event is sent, so a request that answers
+        that event is never told ``busy``."""
+        return self._running.is_set()
 
     def _work(
         self, request_id: Any, input_path: str, output_path: str, options: JobOptions
@@ -176,17 +186,31 @@ class JobServer:
         try:
             bundle = run_job(input_path, output_path, options, progress, self._cancel.is_set, log)
         except CancelledError:
-            self.send({"type": "cancelled", "id": request_id})
+            last = {"type": "cancelled", "id": request_id}
         except VGGT4DError as error:
-            self._error(request_id, error.code, str(error))
+            last = {"type": "error", "id": request_id, "code": error.code, "message": str(error)}
         except Exception as error:
             _logger.exception("job %s failed", request_id)
-            self._error(request_id, "internal", f"{type(error).__name__}: {error}")
+            message = f"{type(error).__name__}: {error}"
+            last = {"type": "error", "id": request_id, "code": "internal", "message": message}
         else:
-            self.send({"type": "result", "id": request_id, "bundle": str(bundle)})
+            last = {"type": "result", "id": request_id, "bundle": str(bundle)}
+        self._running.clear()
+        self.send(last)
 
     def _error(self, request_id: Any, code: str, message: str) -> None:
         self.send({"type": "error", "id": request_id, "code": code, "message": message})
+
+
+def _refuse_constant(name: str) -> None:
+    raise ValueError(f"{name} is not a JSON number")
+
+
+def _finite_float(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):
+        raise ValueError(f"{text} is out of range")
+    return value
 
 
 def _protocol_stream() -> TextIO:
@@ -203,6 +227,7 @@ def main() -> None:
     """Entry point of `python -m vggt4d.server`."""
     logging.basicConfig(stream=sys.stderr, level=logging.INFO, format="%(levelname)s %(message)s")
     server = JobServer(_protocol_stream())
+    sys.stdin.reconfigure(encoding="utf-8", errors="replace")  # a stray byte is a bad line
     server.serve(iter(sys.stdin.readline, ""))
 
 
