@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 from vggt4d.errors import VGGT4DError
 
 if TYPE_CHECKING:
-    from vggt4d.job import ProgressUpdate
+    from vggt4d.job import JobOptions, ProgressUpdate
 
 _BAR_WIDTH = 30
 
@@ -40,16 +40,8 @@ def _parser() -> argparse.ArgumentParser:
     reconstruct = commands.add_parser("reconstruct", help="footage -> result bundle")
     reconstruct.add_argument("input", help="video file, image folder or pattern (shot.%%04d.png)")
     reconstruct.add_argument("-o", "--output", required=True, help="bundle directory to write")
-    reconstruct.add_argument("--frames", help="plate frames START:END:STRIDE (inclusive)")
-    reconstruct.add_argument("--max-frames", type=int, help="at most N frames, evenly spread")
-    reconstruct.add_argument(
-        "--weights", default="facebook/VGGT-1B", help="Hugging Face id, folder or file"
-    )
-    reconstruct.add_argument("--device", choices=("auto", "cuda", "cpu"), default="auto")
     reconstruct.add_argument("--masks", help="folder of artist masks (mask.NNNNNN.png)")
-    reconstruct.add_argument("--no-refine", action="store_true", help="skip mask refinement")
-    reconstruct.add_argument("--mode", choices=("crop", "pad"), default="crop")
-    reconstruct.add_argument("--point-budget", type=int, help="most static points to keep")
+    _add_job_arguments(reconstruct)
     reconstruct.set_defaults(command=_reconstruct)
 
     export = commands.add_parser("export", help="bundle -> COLMAP / TUM / PLY")
@@ -66,20 +58,39 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _reconstruct(arguments: argparse.Namespace) -> int:
-    from vggt4d.job import JobOptions, run_job  # torch loads only for this command
+def _add_job_arguments(parser: argparse.ArgumentParser) -> None:
+    """The reconstruction options that `reconstruct` and `batch` share."""
+    parser.add_argument("--frames", help="plate frames START:END:STRIDE (inclusive)")
+    parser.add_argument("--max-frames", type=int, help="at most N frames, evenly spread")
+    parser.add_argument(
+        "--weights", default="facebook/VGGT-1B", help="Hugging Face id, folder or file"
+    )
+    parser.add_argument("--device", choices=("auto", "cuda", "cpu"), default="auto")
+    parser.add_argument("--no-refine", action="store_true", help="skip mask refinement")
+    parser.add_argument("--mode", choices=("crop", "pad"), default="crop")
+    parser.add_argument("--point-budget", type=int, help="most static points to keep")
+
+
+def _job_options(arguments: argparse.Namespace) -> "JobOptions":
+    from vggt4d.job import JobOptions  # torch loads only for the commands that run jobs
 
     defaults = JobOptions()
-    options = JobOptions(
+    return JobOptions(
         frames=arguments.frames,
         max_frames=arguments.max_frames,
         weights=arguments.weights,
         device=arguments.device,
-        masks_dir=arguments.masks,
+        masks_dir=getattr(arguments, "masks", None),
         preprocess_mode=arguments.mode,
         point_budget=arguments.point_budget or defaults.point_budget,
         reconstruct=replace(defaults.reconstruct, refine=not arguments.no_refine),
     )
+
+
+def _reconstruct(arguments: argparse.Namespace) -> int:
+    from vggt4d.job import run_job
+
+    options = _job_options(arguments)
     bar = _ProgressBar()
     try:
         bundle = run_job(arguments.input, arguments.output, options, bar.update, log=bar.log)
