@@ -52,6 +52,21 @@ def _parser() -> argparse.ArgumentParser:
     export.add_argument("--ply-dynamic", action="store_true", help="add dynamic points to --ply")
     export.set_defaults(command=_export)
 
+    batch = commands.add_parser("batch", help="many shots on a Ray cluster -> bundles")
+    batch.add_argument("shots", nargs="?", help="text file of footage paths or JSON list of shots")
+    batch.add_argument("--out", help="folder for the bundles and batch.json")
+    batch.add_argument("--status", metavar="DIR", help="summarise DIR/batch.json and exit")
+    batch.add_argument(
+        "--address", help="join the Ray cluster at auto or HOST:PORT (default: a local one)"
+    )
+    batch.add_argument("--gpus-per-shot", type=float, default=1.0, help="default: 1")
+    batch.add_argument("--cpus-per-shot", type=float, default=1.0, help="default: 1")
+    batch.add_argument("--local-cpus", type=int, help="CPUs of the local cluster (default: all)")
+    batch.add_argument("--retries", type=int, default=2, help="retries of a shot whose worker died")
+    batch.add_argument("--dashboard", action="store_true", help="local Ray dashboard on 127.0.0.1")
+    _add_job_arguments(batch)
+    batch.set_defaults(command=_batch)
+
     info = commands.add_parser("info", help="validate a bundle and summarise it")
     info.add_argument("bundle")
     info.set_defaults(command=_info)
@@ -98,6 +113,37 @@ def _reconstruct(arguments: argparse.Namespace) -> int:
         bar.finish()
     print(bundle)
     return 0
+
+
+def _batch(arguments: argparse.Namespace) -> int:
+    from vggt4d.batch import record
+
+    if arguments.status:
+        folder = Path(arguments.status)
+        batch_record = record.load_record(folder)
+        print(record.describe(batch_record, live=record.is_locked(folder)))
+        return 0 if batch_record.all_finished() else 1
+    if not (arguments.shots and arguments.out):
+        print("error: give SHOTS and --out DIR, or --status DIR", file=sys.stderr)
+        return 2
+    from vggt4d.batch.cluster import ClusterOptions, require_ray
+
+    require_ray()  # before torch loads: a missing Ray is said at once
+    from vggt4d.batch.runner import BatchSettings, run_batch
+    from vggt4d.batch.shots import read_shots
+
+    shots = read_shots(arguments.shots, _job_options(arguments))
+    cluster = ClusterOptions(arguments.address, arguments.local_cpus, arguments.dashboard)
+    settings = BatchSettings(
+        cluster, arguments.gpus_per_shot, arguments.cpus_per_shot, arguments.retries
+    )
+    bar = _ProgressBar()
+    try:
+        result = run_batch(shots, arguments.out, settings, bar.update, log=bar.log)
+    finally:
+        bar.finish()
+    print(record.describe(result, live=False))
+    return 0 if result.all_finished() else 1
 
 
 def _export(arguments: argparse.Namespace) -> int:

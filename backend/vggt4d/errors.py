@@ -40,3 +40,9 @@ class CancelledError(VGGT4DError):
     """The user cancelled the job; raised at the next chunk or stage boundary."""
 
     code = "cancelled"
+
+
+class FarmError(VGGT4DError):
+    """Ray is not installed, or the cluster of a batch cannot be started or reached."""
+
+    code = "farm"
