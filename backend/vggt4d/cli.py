@@ -70,6 +70,21 @@ def _parser() -> argparse.ArgumentParser:
     info = commands.add_parser("info", help="validate a bundle and summarise it")
     info.add_argument("bundle")
     info.set_defaults(command=_info)
+
+    evaluate = commands.add_parser("eval", help="score a bundle, or a benchmark, against truth")
+    evaluate.add_argument("bundle", nargs="?", help="bundle to score (with --gt)")
+    evaluate.add_argument("--gt", help="ground truth: sequence folder, or dataset root")
+    evaluate.add_argument(
+        "--layout", choices=("generic", "davis", "davis2017", "sintel", "tum", "bonn")
+    )
+    evaluate.add_argument("--sequence", help="sequence name inside a DAVIS or Sintel root")
+    evaluate.add_argument("-o", "--output", help="report folder (default: BUNDLE-eval)")
+    evaluate.add_argument("--dataset", choices=("davis", "davis2017", "sintel", "tum", "bonn"))
+    evaluate.add_argument("--root", help="benchmark root for --dataset")
+    evaluate.add_argument("--weights", default="facebook/VGGT-1B", help="for --dataset runs")
+    evaluate.add_argument("--device", choices=("auto", "cuda", "cpu"), default="auto")
+    evaluate.add_argument("--max-frames", type=int, help="for --dataset: at most N per sequence")
+    evaluate.set_defaults(command=_eval)
     return parser
 
 
@@ -183,6 +198,31 @@ def _info(arguments: argparse.Namespace) -> int:
         + ")",
     ]
     print("\n".join(lines))
+    return 0
+
+
+def _eval(arguments: argparse.Namespace) -> int:
+    try:
+        from vggt4d.eval.command import evaluate_bundle
+    except ModuleNotFoundError as error:
+        print(f"error: vggt4d eval needs {error.name}: pip install 'vggt4d[eval]'", file=sys.stderr)
+        return 2
+    if arguments.dataset:
+        from vggt4d.eval.benchmark import run_benchmark
+
+        if not arguments.root:
+            print("error: --dataset needs --root (the benchmark's folder)", file=sys.stderr)
+            return 2
+        print(run_benchmark(arguments.dataset, arguments.root, arguments.output, arguments))
+        return 0
+    if not (arguments.bundle and arguments.gt):
+        print("error: give BUNDLE --gt PATH, or --dataset NAME --root DIR", file=sys.stderr)
+        return 2
+    result = evaluate_bundle(
+        arguments.bundle, arguments.gt, arguments.layout, arguments.sequence, arguments.output
+    )
+    print(result.table)
+    print(f"report: {result.written[0].parent}")
     return 0
 
 

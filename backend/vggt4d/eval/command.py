@@ -1,0 +1,42 @@
+"""`vggt4d eval BUNDLE --gt PATH`: load both, score, write the report, return the table."""
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from vggt4d.eval.datasets import load_ground_truth
+from vggt4d.eval.report import format_table, write_report
+from vggt4d.eval.score import evaluate
+from vggt4d.io.bundle import read_bundle
+
+
+@dataclass(frozen=True)
+class EvalResult:
+    values: dict[str, Any]  # the flat report.json content
+    table: str
+    written: list[Path]
+
+
+def default_report_folder(bundle_path: str | Path) -> Path:
+    """`<bundle>-eval` beside the bundle: the bundle itself is never written into."""
+    bundle = Path(bundle_path).absolute()
+    return bundle.parent / f"{bundle.name}-eval"
+
+
+def evaluate_bundle(
+    bundle_path: str | Path,
+    truth_path: str | Path,
+    layout: str | None = None,
+    sequence: str | None = None,
+    output: str | Path | None = None,
+) -> EvalResult:
+    """Score the bundle at `bundle_path` against the ground truth at `truth_path` and write
+    report.json and the picture report into `output` (default `default_report_folder`).
+    Raises BundleError / InputError with a sentence for unusable input."""
+    bundle = read_bundle(bundle_path)
+    truth = load_ground_truth(truth_path, layout, sequence, fps=bundle.fps)
+    evaluation = evaluate(bundle, truth, Path(bundle_path))
+    folder = Path(output) if output else default_report_folder(bundle_path)
+    written = write_report(evaluation, bundle, truth, folder)
+    values = evaluation.values()
+    return EvalResult(values=values, table=format_table(values), written=written)

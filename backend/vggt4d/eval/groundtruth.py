@@ -1,0 +1,149 @@
+"""Ground truth of one sequence, whatever layout it came in, and the generic layout's reader.
+
+Every loader returns a `GroundTruth` keyed by plate frame numbers, the numbers a bundle made
+from that sequence's images carries. Poses are camera-to-world 4x4 with OpenCV camera axes
+(x right, y down, z forward), in the ground truth's own units; masks are read lazily.
+
+The generic layout is a folder with
+* `trajectory.txt`: TUM format `timestamp tx ty tz qx qy qz qw`, camera-to-world, timestamp =
+  frame number / fps (what `vggt4d export --tum` writes);
+* optional `masks/`: one PNG per frame, the frame number as the last digits of the name,
+  non-zero = moving;
+* optional `depth/`: one `.npy` (float depth in the trajectory's units, 0 or NaN = unknown) or
+  16-bit PNG (millimetres, 0 = unknown) per frame, named the same way.
+"""
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import cv2
+import numpy as np
+from evo.tools.file_interface import FileInterfaceException, read_tum_trajectory_file
+
+from vggt4d.errors import InputError
+from vggt4d.io.footage import _trailing_number
+
+LAYOUTS = ("generic", "davis", "sintel", "tum", "bonn")
+_FRAME_TOLERANCE = 0.01  # of a frame, when turning timestamps back into frame numbers
+
+
+def _no_reader(path: Path) -> np.ndarray:
+    raise InputError(f"No reader for {path}.")
+
+
+def _mask_without_void(path: Path) -> tuple[np.ndarray, None]:
+    return read_binary_mask(path), None
+
+
+@dataclass(frozen=True)
+class GroundTruth:
+    """One sequence's ground truth. `read_mask(path)` gives (moving bool [H, W], void bool
+    [H, W] or None); `read_depth(path)` gives float64 [H, W] depth, 0 or NaN = unknown."""
+
+    name: str
+    layout: str
+    poses: dict[int, np.ndarray] = field(default_factory=dict)  # float64 [4, 4] each
+    mask_files: dict[int, Path] = field(default_factory=dict)
+    depth_files: dict[int, Path] = field(default_factory=dict)
+    image_files: dict[int, Path] = field(default_factory=dict)
+    read_mask: Callable[[Path], tuple[np.ndarray, np.ndarray | None]] = _mask_without_void
+    read_depth: Callable[[Path], np.ndarray] = _no_reader
+    max_depth: float | None = None  # the benchmark's depth cap, in pose units
+    pose_units: str = "m"
+
+
+def detect_layout(path: Path) -> str:
+    """Guess the layout of a ground-truth folder from the files it holds."""
+    if (path / "trajectory.txt").is_file():
+        return "generic"
+    if (path / "groundtruth.txt").is_file() and (path / "rgb.txt").is_file():
+        return "bonn" if "bonn" in path.name.lower() else "tum"
+    if (path / "JPEGImages").is_dir():
+        return "davis"
+    if (path / "camdata_left").is_dir() or (path / "training" / "camdata_left").is_dir():
+        return "sintel"
+    raise InputError(
+        f"Cannot tell the layout of {path}: expected trajectory.txt (generic), groundtruth.txt "
+        "and rgb.txt (TUM / Bonn), JPEGImages/ (DAVIS) or camdata_left/ (Sintel). "
+        "Name it with --layout."
+    )
+
+
+def load_generic(path: str | Path, fps: float) -> GroundTruth:
+    """Read the generic layout (module docstring); `fps` turns timestamps into frame numbers."""
+    folder = Path(path)
+    trajectory = folder / "trajectory.txt"
+    poses = {}
+    if trajectory.is_file():
+        stamps, cam_to_world = read_tum_poses(trajectory)
+        numbers = stamps * fps
+        if np.any(np.abs(numbers - np.round(numbers)) > _FRAME_TOLERANCE):
+            raise InputError(
+                f"{trajectory}: timestamps are not frame numbers / {fps:g} fps; write them as "
+                "`vggt4d export --tum` does."
+            )
+        poses = dict(zip(np.round(numbers).astype(int).tolist(), cam_to_world, strict=True))
+    masks = numbered_files(folder / "masks", (".png",))
+    depth = numbered_files(folder / "depth", (".npy", ".png"))
+    if not (poses or masks or depth):
+        raise InputError(f"{folder} has no trajectory.txt, masks/ or depth/: nothing to score.")
+    return GroundTruth(
+        name=folder.name,
+        layout="generic",
+        poses=poses,
+        mask_files=masks,
+        depth_files=depth,
+        read_depth=_read_generic_depth,
+    )
+
+
+def read_tum_poses(path: Path) -> tuple[np.ndarray, np.ndarray]:
+    """A TUM trajectory file -> (timestamps float64 [N], camera-to-world float64 [N, 4, 4])."""
+    try:
+        trajectory = read_tum_trajectory_file(path)
+    except (FileInterfaceException, OSError, ValueError) as error:
+        raise InputError(f"Cannot read the TUM trajectory {path}: {error}") from error
+    return np.asarray(trajectory.timestamps), np.stack(trajectory.poses_se3)
+
+
+def numbered_files(folder: Path, extensions: tuple[str, ...]) -> dict[int, Path]:
+    """{frame number: file} for the files of `folder` whose names end in digits."""
+    if not folder.is_dir():
+        return {}
+    files: dict[int, Path] = {}
+    for path in sorted(folder.iterdir()):
+        number = _trailing_number(path)
+        if path.suffix.lower() not in extensions or number is None:
+            continue
+        if number in files:
+            raise InputError(f"{files[number].name} and {path.name} are both frame {number}.")
+        files[number] = path
+    return files
+
+
+def read_image(path: Path, flags: int = cv2.IMREAD_UNCHANGED) -> np.ndarray:
+    """Any image file cv2 reads (non-ASCII paths too); InputError when it cannot."""
+    image = cv2.imdecode(np.fromfile(path, dtype=np.uint8), flags)
+    if image is None:
+        raise InputError(f"Cannot read the image {path}.")
+    return image
+
+
+def read_binary_mask(path: Path) -> np.ndarray:
+    """A mask image -> bool [H, W]: any non-zero pixel (in any channel) is moving."""
+    image = read_image(path)
+    return image.any(axis=2) if image.ndim == 3 else image > 0
+
+
+def _read_generic_depth(path: Path) -> np.ndarray:
+    if path.suffix.lower() == ".npy":
+        depth = np.load(path, allow_pickle=False).astype(np.float64)
+    else:
+        image = read_image(path)
+        if image.dtype != np.uint16 or image.ndim != 2:
+            raise InputError(f"{path} must be a 16-bit grey PNG of depth in millimetres.")
+        depth = image.astype(np.float64) / 1000.0
+    if depth.ndim != 2:
+        raise InputError(f"{path} must hold one [H, W] depth map, not {depth.shape}.")
+    return depth

@@ -1,0 +1,224 @@
+"""Score one bundle against one sequence's ground truth: match frames, run every metric the
+ground truth allows, and flatten the result into the report's keys.
+
+Frames are matched by plate frame number. Masks are compared at the ground truth's resolution
+(the bundle's plate masks resized nearest-neighbour when the sizes differ), inside the part of
+the plate the model saw (a crop hides the rest; VGGT4D's `eval_mask.py` crops the truth the same
+way). Depth is compared at the ground truth's resolution too: the model-resolution prediction is
+sampled bilinearly at each true pixel's centre through the bundle's plate-to-model mapping.
+"""
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import cv2
+import numpy as np
+
+from vggt4d.errors import InputError
+from vggt4d.eval.camera import CameraErrors, camera_errors
+from vggt4d.eval.depth import DepthScores, depth_scores
+from vggt4d.eval.groundtruth import GroundTruth
+from vggt4d.eval.masks import MaskScores, mask_scores
+from vggt4d.io.bundle import MANIFEST, BundleData
+from vggt4d.io.exports import camera_to_world
+
+MIN_CAMERA_FRAMES = 3
+# Report keys in table order; each is None when the ground truth lacks what it needs.
+METRIC_KEYS = (
+    "ate_rmse",
+    "rpe_trans",
+    "rpe_rot_deg",
+    "mask_J_mean",
+    "mask_J_recall",
+    "mask_F_mean",
+    "mask_F_recall",
+    "depth_abs_rel",
+    "depth_delta_1_25",
+)
+
+
+@dataclass
+class Evaluation:
+    """Everything measured on one bundle; `*_frames` are the plate frames each part used."""
+
+    sequence: str
+    layout: str
+    camera: CameraErrors | None = None
+    camera_frames: list[int] = field(default_factory=list)
+    masks: MaskScores | None = None
+    mask_frames: list[int] = field(default_factory=list)
+    depth: DepthScores | None = None
+    depth_frames: list[int] = field(default_factory=list)
+    solve: dict[str, Any] = field(default_factory=dict)  # the manifest's `solve`, if any
+    notes: list[str] = field(default_factory=list)
+
+    def values(self) -> dict[str, Any]:
+        """The flat report: every key of METRIC_KEYS (None when not measured), frame counts,
+        the Sim(3) and depth scales, and `solve_*` figures when the bundle has a solve."""
+        camera, masks, depth = self.camera, self.masks, self.depth
+        values: dict[str, Any] = {
+            "sequence": self.sequence,
+            "layout": self.layout,
+            "ate_rmse": camera and camera.ate_rmse,
+            "rpe_trans": camera and camera.rpe_trans,
+            "rpe_rot_deg": camera and camera.rpe_rot_deg,
+            "mask_J_mean": masks and masks.j_mean,
+            "mask_J_recall": masks and masks.j_recall,
+            "mask_F_mean": masks and masks.f_mean,
+            "mask_F_recall": masks and masks.f_recall,
+            "depth_abs_rel": depth and depth.abs_rel,
+            "depth_delta_1_25": depth and depth.delta_1_25,
+            "camera_frames": len(self.camera_frames),
+            "mask_frames": len(self.mask_frames),
+            "depth_frames": len(self.depth_frames),
+            "sim3_scale": camera and camera.scale,
+            "depth_scale": depth and depth.scale,
+        }
+        values.update(_flatten("solve", self.solve))
+        values["notes"] = list(self.notes)
+        return values
+
+
+def evaluate(bundle: BundleData, truth: GroundTruth, bundle_path: Path | None = None) -> Evaluation:
+    """Score `bundle` against `truth` (module docstring). Raises InputError when the two share
+    no frame at all, which almost always means the wrong sequence or frame numbering."""
+    shared = set(bundle.frames) & (
+        set(truth.poses) | set(truth.mask_files) | set(truth.depth_files)
+    )
+    if not shared:
+        raise InputError(
+            f"The bundle (frames {bundle.frames[0]}..{bundle.frames[-1]}) and the ground truth "
+            f"{truth.name} share no frame number; check the sequence and its frame numbering."
+        )
+    evaluation = Evaluation(sequence=truth.name, layout=truth.layout)
+    index = {frame: position for position, frame in enumerate(bundle.frames)}
+    _score_camera(evaluation, bundle, truth, index)
+    _score_masks(evaluation, bundle, truth, index)
+    _score_depth(evaluation, bundle, truth, index)
+    if bundle_path is not None:
+        evaluation.solve = _solve_section(bundle_path)
+    return evaluation
+
+
+def bundle_cam_to_world(bundle: BundleData) -> np.ndarray:
+    """float64 [S, 4, 4] camera-to-world poses of the bundle's cameras."""
+    poses = np.tile(np.eye(4), (len(bundle.frames), 1, 1))
+    poses[:, :3] = camera_to_world(np.asarray(bundle.extrinsics, dtype=np.float64))
+    return poses
+
+
+def visible_box(bundle: BundleData, shape: tuple[int, int]) -> tuple[slice, slice]:
+    """Rows and columns of an image of `shape` ([H, W] over the plate) whose pixel centres the
+    model saw, from the plate-to-model mapping (a crop hides plate borders; padding hides none)."""
+    height, width = shape
+    mapping = bundle.plate_to_model
+    spans = []
+    for size, plate_size, model_size, axis in (
+        (width, bundle.plate_width, bundle.model_width, "x"),
+        (height, bundle.plate_height, bundle.model_height, "y"),
+    ):
+        centres = (np.arange(size) + 0.5) * plate_size / size
+        model = mapping[f"scale_{axis}"] * centres + mapping[f"offset_{axis}"]
+        inside = np.nonzero((model >= 0) & (model <= model_size))[0]
+        spans.append(slice(int(inside[0]), int(inside[-1]) + 1) if len(inside) else slice(0, 0))
+    return spans[1], spans[0]
+
+
+def predicted_depth_at(bundle: BundleData, position: int, shape: tuple[int, int]) -> np.ndarray:
+    """The bundle's depth of frame `position`, sampled at the pixel centres of an [H, W] image
+    over the plate; NaN where the model did not see."""
+    height, width = shape
+    mapping = bundle.plate_to_model
+    x = (np.arange(width) + 0.5) * bundle.plate_width / width
+    y = (np.arange(height) + 0.5) * bundle.plate_height / height
+    map_x = mapping["scale_x"] * x + mapping["offset_x"] - 0.5  # model pixel index
+    map_y = mapping["scale_y"] * y + mapping["offset_y"] - 0.5
+    grid_x, grid_y = np.meshgrid(map_x.astype(np.float32), map_y.astype(np.float32))
+    depth = np.asarray(bundle.depth[position], dtype=np.float32)
+    sampled = cv2.remap(depth, grid_x, grid_y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+    outside = (grid_x < -0.5) | (grid_x > depth.shape[1] - 0.5)
+    outside |= (grid_y < -0.5) | (grid_y > depth.shape[0] - 0.5)
+    return np.where(outside, np.nan, sampled).astype(np.float64)
+
+
+def _score_camera(
+    evaluation: Evaluation, bundle: BundleData, truth: GroundTruth, index: dict[int, int]
+) -> None:
+    frames = sorted(set(index) & set(truth.poses))
+    if not truth.poses:
+        return
+    if len(frames) < MIN_CAMERA_FRAMES:
+        evaluation.notes.append(
+            f"camera: only {len(frames)} frame(s) have a true pose; {MIN_CAMERA_FRAMES} needed"
+        )
+        return
+    estimate = bundle_cam_to_world(bundle)[[index[frame] for frame in frames]]
+    reference = np.stack([truth.poses[frame] for frame in frames])
+    evaluation.camera = camera_errors(reference, estimate, np.array(frames) / bundle.fps)
+    evaluation.camera_frames = frames
+    if evaluation.camera.ate_rmse is None:
+        evaluation.notes.append(
+            "camera: the true camera does not move, so no similarity aligns the paths; "
+            "ATE and RPE-trans are undefined, RPE-rot is unaligned"
+        )
+
+
+def _score_masks(
+    evaluation: Evaluation, bundle: BundleData, truth: GroundTruth, index: dict[int, int]
+) -> None:
+    frames = sorted(set(index) & set(truth.mask_files))
+    if not frames:
+        return
+    predictions, truths, voids = [], [], []
+    for frame in frames:
+        moving, void = truth.read_mask(truth.mask_files[frame])
+        predicted = bundle.refined_masks[index[frame]]
+        if predicted.shape != moving.shape:
+            size = (moving.shape[1], moving.shape[0])
+            predicted = (
+                cv2.resize(predicted.astype(np.uint8), size, interpolation=cv2.INTER_NEAREST) > 0
+            )
+        rows, columns = visible_box(bundle, moving.shape)
+        predictions.append(predicted[rows, columns])
+        truths.append(moving[rows, columns])
+        voids.append(None if void is None else void[rows, columns])
+    evaluation.masks = mask_scores(predictions, truths, voids)
+    evaluation.mask_frames = frames
+
+
+def _score_depth(
+    evaluation: Evaluation, bundle: BundleData, truth: GroundTruth, index: dict[int, int]
+) -> None:
+    frames = sorted(set(index) & set(truth.depth_files))
+    if not frames:
+        return
+    truths = [truth.read_depth(truth.depth_files[frame]) for frame in frames]
+    predictions = [
+        predicted_depth_at(bundle, index[frame], depth.shape)
+        for frame, depth in zip(frames, truths, strict=True)
+    ]
+    evaluation.depth = depth_scores(predictions, truths, truth.max_depth)
+    if evaluation.depth is None:
+        evaluation.notes.append("depth: no pixel has a valid true and predicted depth")
+    else:
+        evaluation.depth_frames = frames
+
+
+def _solve_section(bundle_path: Path) -> dict[str, Any]:
+    manifest = json.loads((Path(bundle_path) / MANIFEST).read_text(encoding="utf-8"))
+    solve = manifest.get("solve")
+    return solve if isinstance(solve, dict) else {}
+
+
+def _flatten(prefix: str, section: dict[str, Any]) -> dict[str, float]:
+    """Numeric leaves of a nested section as `prefix_key_subkey` (lists and options skipped)."""
+    flat: dict[str, float] = {}
+    for key, value in section.items():
+        name = f"{prefix}_{key}"
+        if isinstance(value, dict) and key != "options":
+            flat.update(_flatten(name, value))
+        elif isinstance(value, int | float) and not isinstance(value, bool):
+            flat[name] = value
+    return flat

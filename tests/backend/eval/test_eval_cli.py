@@ -1,0 +1,144 @@
+"""`vggt4d eval` end to end: a bundle written from exactly known ground truth, with known
+perturbations, scored through the console script, gives the known ATE, J and depth errors."""
+
+import json
+import subprocess
+import sys
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+import pytest
+from scipy.spatial.transform import Rotation
+
+from tests.backend.conftest import make_bundle_data
+from tests.backend.eval.benchmark_layouts import orbit, write_image
+from vggt4d.io.bundle import write_bundle
+from vggt4d.io.exports import export_tum
+
+SCRIPT = Path(sys.executable).parent / "vggt4d"
+FRAMES = list(range(1001, 1013))
+WIDTH, HEIGHT = 64, 48
+
+
+def run_cli(*arguments: str) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [str(SCRIPT), *arguments], capture_output=True, text=True, timeout=300, check=False
+    )
+
+
+def uncorrelated_offsets(centres: np.ndarray, rms: float, seed: int) -> np.ndarray:
+    """Offsets with zero mean and zero covariance with the centres: Umeyama's best similarity
+    of the moved path onto the true one is then a pure scale s = V / (V + D), and the ATE is
+    sqrt(V D / (V + D)) for V = mean |c - mean c|^2 and D = mean |offset|^2."""
+    offsets = np.random.default_rng(seed).normal(size=centres.shape)
+    design = np.concatenate([centres - centres.mean(0), np.ones((len(centres), 1))], axis=1)
+    offsets -= design @ np.linalg.lstsq(design, offsets, rcond=None)[0]
+    return offsets * rms / np.sqrt(np.mean(np.sum(offsets**2, axis=1)))
+
+
+def truth_masks() -> np.ndarray:
+    masks = np.zeros((len(FRAMES), HEIGHT, WIDTH), dtype=bool)
+    for index in range(len(FRAMES)):
+        masks[index, 10:30, 4 + 3 * index : 20 + 3 * index] = True
+    return masks
+
+
+def truth_depth() -> np.ndarray:
+    rows, columns = np.mgrid[0:HEIGHT, 0:WIDTH]
+    return np.stack([2.0 + 0.02 * columns + 0.01 * rows + 0.1 * i for i in range(len(FRAMES))])
+
+
+@pytest.fixture(scope="module")
+def shot(tmp_path_factory: pytest.TempPathFactory) -> dict:
+    """A generic-layout ground truth and a bundle of it with known errors."""
+    root = tmp_path_factory.mktemp("eval_cli")
+    truth_poses = orbit(len(FRAMES))
+    base = replace(make_bundle_data(frames=len(FRAMES), plate=(WIDTH, HEIGHT)), frames=FRAMES)
+    truth_bundle = replace(base, extrinsics=np.linalg.inv(truth_poses)[:, :3])
+    folder = root / "truth"
+    folder.mkdir()
+    export_tum(truth_bundle, folder / "trajectory.txt")
+    for frame, mask, depth in zip(FRAMES, truth_masks(), truth_depth(), strict=True):
+        write_image(
+            folder / "masks" / f"actor_matte.{frame}.png", np.where(mask, 255, 0).astype(np.uint8)
+        )
+        write_image(
+            folder / "depth" / f"depth.{frame}.png", np.round(depth * 1000).astype(np.uint16)
+        )
+
+    centres = truth_poses[:, :3, 3]
+    offsets = uncorrelated_offsets(centres, rms=0.08, seed=3)
+    variance = np.mean(np.sum((centres - centres.mean(0)) ** 2, axis=1))
+    drift = np.mean(np.sum(offsets**2, axis=1))
+    estimate = truth_poses.copy()
+    estimate[:, :3, 3] += offsets
+    # The bundle's world is an arbitrary similarity of the truth's (VGGT: first camera, no scale).
+    world = np.eye(4)
+    world[:3, :3] = 0.3 * Rotation.from_euler("xyz", [20, -50, 10], degrees=True).as_matrix()
+    world[:3, 3] = [1.0, -2.0, 0.5]
+    estimate = world @ estimate
+    estimate[:, :3, :3] /= 0.3
+    masks = truth_masks()
+    masks[:, 10:30, :] |= np.roll(masks[:, 10:30, :], 4, axis=2)  # 4 columns too wide
+    bundle = replace(
+        base,
+        extrinsics=np.linalg.inv(estimate)[:, :3],
+        model_width=WIDTH,
+        model_height=HEIGHT,
+        plate_to_model={"scale_x": 1.0, "scale_y": 1.0, "offset_x": 0.0, "offset_y": 0.0},
+        depth=(truth_depth() * 0.3).astype(np.float16),
+        depth_conf=np.ones((len(FRAMES), HEIGHT, WIDTH), np.float16),
+        coarse_masks=masks,
+        refined_masks=masks,
+    )
+    return {
+        "truth": folder,
+        "bundle": write_bundle(root / "shot.vggt4d", bundle),
+        "ate": np.sqrt(variance * drift / (variance + drift)),
+        "j": 16 * 20 / (20 * 20),  # each true box is 16 wide, each prediction 20
+    }
+
+
+def test_eval_gives_the_known_errors(shot: dict, tmp_path: Path) -> None:
+    done = run_cli("eval", str(shot["bundle"]), "--gt", str(shot["truth"]), "-o", str(tmp_path))
+    assert done.returncode == 0, done.stderr
+    report = json.loads((tmp_path / "report.json").read_text())
+    assert report["ate_rmse"] == pytest.approx(shot["ate"], rel=1e-6)
+    assert report["rpe_rot_deg"] == pytest.approx(0, abs=1e-5)
+    assert report["rpe_trans"] > 0
+    assert report["mask_J_mean"] == pytest.approx(shot["j"])
+    assert report["mask_J_recall"] == 1.0
+    assert 0 < report["mask_F_mean"] < 1
+    assert report["depth_abs_rel"] < 1e-3 and report["depth_delta_1_25"] == 1.0
+    assert report["depth_scale"] == pytest.approx(1 / 0.3, rel=1e-3)
+    assert report["camera_frames"] == report["mask_frames"] == report["depth_frames"] == 12
+    assert f"{shot['ate']:.4f}" in done.stdout and "J mean" in done.stdout
+    for name in ("report.png", "masks.png"):
+        assert (tmp_path / name).stat().st_size > 1000
+    page = (tmp_path / "report.html").read_text()
+    assert '<img src="report.png"' in page and '<img src="masks.png"' in page
+
+
+def test_missing_parts_are_null(shot: dict, tmp_path: Path) -> None:
+    """A ground truth with masks only: every camera and depth key is null, not absent."""
+    truth = tmp_path / "masks_only"
+    (truth / "masks").mkdir(parents=True)
+    for path in (shot["truth"] / "masks").iterdir():
+        (truth / "masks" / path.name).write_bytes(path.read_bytes())
+    done = run_cli("eval", str(shot["bundle"]), "--gt", str(truth), "--layout", "generic")
+    assert done.returncode == 0, done.stderr
+    report = json.loads((shot["bundle"].parent / "shot.vggt4d-eval" / "report.json").read_text())
+    for key in ("ate_rmse", "rpe_trans", "rpe_rot_deg", "depth_abs_rel", "depth_delta_1_25"):
+        assert key in report and report[key] is None
+    assert report["mask_J_mean"] == pytest.approx(shot["j"])
+
+
+def test_unusable_input_is_one_line(shot: dict, tmp_path: Path) -> None:
+    done = run_cli("eval", str(shot["bundle"]), "--gt", str(tmp_path))
+    assert done.returncode == 2 and "Cannot tell the layout" in done.stderr
+    assert "Traceback" not in done.stderr
+    done = run_cli("eval", str(shot["bundle"]))
+    assert done.returncode == 2 and "--gt" in done.stderr
+    done = run_cli("eval", str(tmp_path), "--gt", str(shot["truth"]))
+    assert done.returncode == 2 and "not a bundle" in done.stderr
