@@ -208,12 +208,20 @@ def _eval(arguments: argparse.Namespace) -> int:
         print(f"error: vggt4d eval needs {error.name}: pip install 'vggt4d[eval]'", file=sys.stderr)
         return 2
     if arguments.dataset:
-        from vggt4d.eval.benchmark import run_benchmark
+        from vggt4d.eval.benchmark import RunOptions, run_benchmark
 
         if not arguments.root:
             print("error: --dataset needs --root (the benchmark's folder)", file=sys.stderr)
             return 2
-        print(run_benchmark(arguments.dataset, arguments.root, arguments.output, arguments))
+        options = RunOptions(arguments.weights, arguments.device, arguments.max_frames)
+        bar = _ProgressBar()
+        try:
+            table = run_benchmark(
+                arguments.dataset, arguments.root, arguments.output, options, bar.say, bar.update
+            )
+        finally:
+            bar.finish()
+        print(table)
         return 0
     if not (arguments.bundle and arguments.gt):
         print("error: give BUNDLE --gt PATH, or --dataset NAME --root DIR", file=sys.stderr)
@@ -246,6 +254,11 @@ class _ProgressBar:
         remaining = "" if eta is None else f" ETA {time.strftime('%M:%S', time.gmtime(eta))}"
         line = f"\r[{'#' * filled}{'.' * (_BAR_WIDTH - filled)}] {fraction:4.0%} {stage:<11}"
         print(line + remaining.ljust(10), end="", file=sys.stderr, flush=True)
+
+    def say(self, line: str) -> None:
+        """Print a line of its own on stderr, below the bar."""
+        self.finish()
+        print(line, file=sys.stderr, flush=True)
 
     def log(self, level: str, message: str) -> None:
         if level == "warning":

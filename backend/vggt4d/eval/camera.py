@@ -15,17 +15,21 @@ github.com/MichaelGrupp/evo):
 
 A camera that never moves (a tripod pan) has no defined similarity: then ATE and RPE-trans are
 None and RPE-rot is computed without alignment (a rotation error does not depend on it).
+evo refuses paths whose covariance has rank < 2 (a straight dolly, or an estimate that never
+moves); their least-squares similarity is still unique up to a spin about the line, which
+changes no error, so Umeyama's closed form is then evaluated here without that rank check.
 """
 
 import copy
 from dataclasses import dataclass
 
 import numpy as np
-from evo.core import metrics
-from evo.core.geometry import GeometryException
+from evo.core import lie_algebra, metrics
+from evo.core.geometry import GeometryException, umeyama_alignment
 from evo.core.trajectory import PoseTrajectory3D
 
 _MIN_FRAMES = 3
+_STATIC = 1e-9  # a true path spread this small (relative to its distance from 0) is a tripod
 
 
 @dataclass(frozen=True)
@@ -42,6 +46,7 @@ class CameraErrors:
     rpe_rot_deg_per_pair: np.ndarray  # float64 [N - 1]
     aligned_centres: np.ndarray | None  # float64 [N, 3] estimate after alignment
     reference_centres: np.ndarray  # float64 [N, 3]
+    straight: bool = False  # a path too straight for evo's alignment (module docstring)
 
 
 def camera_errors(
@@ -65,15 +70,12 @@ def camera_errors(
     stamps = np.arange(len(reference), dtype=np.float64) if timestamps is None else timestamps
     reference_path = PoseTrajectory3D(poses_se3=list(reference), timestamps=np.asarray(stamps))
     estimate_path = PoseTrajectory3D(poses_se3=list(estimate), timestamps=np.asarray(stamps))
-    aligned = copy.deepcopy(estimate_path)
-    try:
-        _, _, scale = aligned.align(reference_path, correct_scale=True)
-    except GeometryException:
-        aligned, scale = None, None
     rotation = _relative_errors(
         reference_path, estimate_path, metrics.PoseRelation.rotation_angle_deg
     )
-    if aligned is None:
+    centres = reference_path.positions_xyz
+    spread = np.sqrt(np.mean(np.sum((centres - centres.mean(0)) ** 2, axis=1)))
+    if spread <= _STATIC * max(1.0, float(np.linalg.norm(centres.mean(0)))):
         return CameraErrors(
             ate_rmse=None,
             rpe_trans=None,
@@ -83,8 +85,18 @@ def camera_errors(
             rpe_trans_per_pair=None,
             rpe_rot_deg_per_pair=rotation,
             aligned_centres=None,
-            reference_centres=reference_path.positions_xyz,
+            reference_centres=centres,
         )
+    source, target = estimate_path.positions_xyz.T, centres.T
+    try:
+        turn, shift, scale = umeyama_alignment(source, target, with_scale=True)
+        straight = False
+    except GeometryException:
+        turn, shift, scale = _rank_deficient_similarity(source, target)
+        straight = True
+    aligned = copy.deepcopy(estimate_path)
+    aligned.scale(scale)
+    aligned.transform(lie_algebra.se3(turn, shift))
     absolute = metrics.APE(metrics.PoseRelation.translation_part)
     absolute.process_data((reference_path, aligned))
     translation = _relative_errors(reference_path, aligned, metrics.PoseRelation.translation_part)
@@ -97,8 +109,27 @@ def camera_errors(
         rpe_trans_per_pair=translation,
         rpe_rot_deg_per_pair=rotation,
         aligned_centres=aligned.positions_xyz,
-        reference_centres=reference_path.positions_xyz,
+        reference_centres=centres,
+        straight=straight,
     )
+
+
+def _rank_deficient_similarity(
+    source: np.ndarray, target: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, float]:
+    """Umeyama (1991) eqs. 34-43 for [3, N] points, without evo's rank check: for a straight or
+    motionless path any of the optimal rotations gives the same residuals."""
+    source_mean, target_mean = source.mean(axis=1), target.mean(axis=1)
+    source_centred = source - source_mean[:, None]
+    variance = np.mean(np.sum(source_centred**2, axis=0))
+    covariance = (target - target_mean[:, None]) @ source_centred.T / source.shape[1]
+    left, singular, right = np.linalg.svd(covariance)
+    sign = np.eye(3)
+    if np.linalg.det(left) * np.linalg.det(right) < 0:
+        sign[2, 2] = -1
+    turn = left @ sign @ right
+    scale = float(np.trace(np.diag(singular) @ sign) / variance) if variance > 0 else 0.0
+    return turn, target_mean - scale * turn @ source_mean, scale
 
 
 def _relative_errors(

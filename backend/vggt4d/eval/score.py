@@ -163,6 +163,11 @@ def _score_camera(
             "camera: the true camera does not move, so no similarity aligns the paths; "
             "ATE and RPE-trans are undefined, RPE-rot is unaligned"
         )
+    elif evaluation.camera.straight:
+        evaluation.notes.append(
+            "camera: a path is straight or motionless, which evo cannot align; the similarity "
+            f"was solved without its rank check (scale {evaluation.camera.scale:.4g})"
+        )
 
 
 def _score_masks(

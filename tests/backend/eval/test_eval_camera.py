@@ -143,3 +143,24 @@ def test_matches_evo_command_line(tmp_path: Path) -> None:
         _evo_rmse("evo_rpe", home, *pair, *rpe, "angle_deg"), rel=1e-9
     )
     assert 0.03 < ours.ate_rmse < 0.1
+
+
+def test_a_straight_dolly_still_gets_an_ate() -> None:
+    """evo refuses a straight path (rank-1 covariance); the least-squares similarity is still
+    a pure scale here, so the ATE is sqrt(V D / (V + D)) for V = 1.25 (spread of 0, 1, 2, 3)
+    and D = h^2 (the sideways offsets +h, -h, -h, +h, uncorrelated with the path)."""
+    height = 0.3
+    line = np.array([[0.0, 0, 0], [1, 0, 0], [2, 0, 0], [3, 0, 0]])
+    estimate = line + np.array([[0, height, 0], [0, -height, 0], [0, -height, 0], [0, height, 0]])
+    errors = camera_errors(poses(line), poses(estimate))
+    assert errors.straight
+    assert errors.ate_rmse == pytest.approx(np.sqrt(1.25 * height**2 / (1.25 + height**2)))
+
+
+def test_an_estimate_that_never_moves_scores_the_whole_path() -> None:
+    """The best similarity shrinks a motionless estimate onto the truth's centroid, so every
+    frame is off by its distance from it."""
+    errors = camera_errors(poses(SQUARE * 2), poses(np.ones((4, 3))))
+    assert errors.scale == 0.0
+    assert errors.ate_rmse == pytest.approx(2 * np.sqrt(2))
+    assert errors.rpe_trans == pytest.approx(4.0)  # every true step is 4 long, none predicted
