@@ -50,19 +50,19 @@ class CameraErrors:
 
 
 def camera_errors(
-    reference_cam_to_world: np.ndarray,
-    estimate_cam_to_world: np.ndarray,
+    reference_world_from_cam: np.ndarray,
+    estimate_world_from_cam: np.ndarray,
     timestamps: np.ndarray | None = None,
 ) -> CameraErrors:
     """ATE, RPE-trans and RPE-rot of `estimate` against `reference` (see the module docstring).
 
-    reference_cam_to_world, estimate_cam_to_world: float [N, 4, 4] camera-to-world poses of the
+    reference_world_from_cam, estimate_world_from_cam: float [N, 4, 4] world_from_cam poses of the
         same N frames in the same order (any axis convention, the same in both).
     timestamps: float [N] seconds, only carried into evo (default 0, 1, 2, ...).
     Raises ValueError for fewer than 3 frames or mismatched shapes.
     """
-    reference = np.asarray(reference_cam_to_world, dtype=np.float64)
-    estimate = np.asarray(estimate_cam_to_world, dtype=np.float64)
+    reference = np.asarray(reference_world_from_cam, dtype=np.float64)
+    estimate = np.asarray(estimate_world_from_cam, dtype=np.float64)
     if reference.shape != estimate.shape or reference.shape[1:] != (4, 4):
         raise ValueError(f"poses {reference.shape} and {estimate.shape} must both be [N, 4, 4]")
     if len(reference) < _MIN_FRAMES:

@@ -31,6 +31,7 @@ from vggt4d.eval.groundtruth import (
     read_image,
     read_tum_poses,
 )
+from vggt4d.geometry import homogeneous, invert_se3
 
 # The 14 dynamic Sintel sequences of MonST3R's camera-pose evaluation, kept by later papers.
 SINTEL_SEQUENCES = (
@@ -123,9 +124,9 @@ def load_tum(folder: Path, layout: str = "tum") -> GroundTruth:
     """One TUM RGB-D or Bonn sequence folder (module docstring)."""
     stamps, names = _read_file_list(folder / "rgb.txt")
     frames = np.arange(1, len(stamps) + 1)
-    truth_stamps, cam_to_world = read_tum_poses(folder / "groundtruth.txt")
+    truth_stamps, world_from_cam = read_tum_poses(folder / "groundtruth.txt")
     ours, theirs = matching_time_indices(stamps, truth_stamps, _TUM_MAX_DIFFERENCE)
-    poses = {int(frames[i]): cam_to_world[j] for i, j in zip(ours, theirs, strict=True)}
+    poses = {int(frames[i]): world_from_cam[j] for i, j in zip(ours, theirs, strict=True)}
     depth_files = {}
     if (folder / "depth.txt").is_file():
         depth_stamps, depth_names = _read_file_list(folder / "depth.txt")
@@ -188,13 +189,13 @@ def _read_sintel_floats(path: Path) -> np.ndarray:
 
 
 def _read_sintel_pose(path: Path) -> np.ndarray:
-    """A .cam file: tag, intrinsics (9 float64), world-to-camera [R|t] (12 float64)."""
+    """A .cam file: tag, intrinsics (9 float64), cam_from_world [R|t] (12 float64) ->
+    world_from_cam float64 [4, 4]."""
     body = _read_sintel_floats(path)
     if body.size < 21 * 8:
         raise InputError(f"{path} is too short for a Sintel camera.")
-    world_to_camera = np.eye(4)
-    world_to_camera[:3] = body[: 21 * 8].view("<f8")[9:].reshape(3, 4)
-    return np.linalg.inv(world_to_camera)
+    cam_from_world = body[: 21 * 8].view("<f8")[9:].reshape(3, 4)
+    return homogeneous(invert_se3(cam_from_world))
 
 
 def _read_sintel_depth(path: Path) -> np.ndarray:

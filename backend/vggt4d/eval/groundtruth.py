@@ -1,8 +1,9 @@
 """Ground truth of one sequence, whatever layout it came in, and the generic layout's reader.
 
 Every loader returns a `GroundTruth` keyed by plate frame numbers, the numbers a bundle made
-from that sequence's images carries. Poses are camera-to-world 4x4 with OpenCV camera axes
-(x right, y down, z forward), in the ground truth's own units; masks are read lazily.
+from that sequence's images carries. Poses are world_from_cam 4x4 (camera-to-world) with
+OpenCV camera axes (x right, y down, z forward), in the ground truth's own units; masks are
+read lazily.
 
 The generic layout is a folder with
 * `trajectory.txt`: TUM format `timestamp tx ty tz qx qy qz qw`, camera-to-world, timestamp =
@@ -76,14 +77,14 @@ def load_generic(path: str | Path, fps: float) -> GroundTruth:
     trajectory = folder / "trajectory.txt"
     poses = {}
     if trajectory.is_file():
-        stamps, cam_to_world = read_tum_poses(trajectory)
+        stamps, world_from_cam = read_tum_poses(trajectory)
         numbers = stamps * fps
         if np.any(np.abs(numbers - np.round(numbers)) > _FRAME_TOLERANCE):
             raise InputError(
                 f"{trajectory}: timestamps are not frame numbers / {fps:g} fps; write them as "
                 "`vggt4d export --tum` does."
             )
-        poses = dict(zip(np.round(numbers).astype(int).tolist(), cam_to_world, strict=True))
+        poses = dict(zip(np.round(numbers).astype(int).tolist(), world_from_cam, strict=True))
     masks = numbered_files(folder / "masks", (".png",))
     depth = numbered_files(folder / "depth", (".npy", ".png"))
     if not (poses or masks or depth):
@@ -99,7 +100,7 @@ def load_generic(path: str | Path, fps: float) -> GroundTruth:
 
 
 def read_tum_poses(path: Path) -> tuple[np.ndarray, np.ndarray]:
-    """A TUM trajectory file -> (timestamps float64 [N], camera-to-world float64 [N, 4, 4])."""
+    """A TUM trajectory file -> (timestamps float64 [N], world_from_cam float64 [N, 4, 4])."""
     try:
         trajectory = read_tum_trajectory_file(path)
     except (FileInterfaceException, OSError, ValueError) as error:

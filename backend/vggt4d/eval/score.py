@@ -21,8 +21,8 @@ from vggt4d.eval.camera import CameraErrors, camera_errors
 from vggt4d.eval.depth import DepthScores, depth_scores
 from vggt4d.eval.groundtruth import GroundTruth
 from vggt4d.eval.masks import MaskScores, mask_scores
+from vggt4d.geometry import homogeneous, invert_se3
 from vggt4d.io.bundle import MANIFEST, BundleData
-from vggt4d.io.exports import camera_to_world
 
 MIN_CAMERA_FRAMES = 3
 # Report keys in table order; each is None when the ground truth lacks what it needs.
@@ -102,11 +102,9 @@ def evaluate(bundle: BundleData, truth: GroundTruth, bundle_path: Path | None = 
     return evaluation
 
 
-def bundle_cam_to_world(bundle: BundleData) -> np.ndarray:
-    """float64 [S, 4, 4] camera-to-world poses of the bundle's cameras."""
-    poses = np.tile(np.eye(4), (len(bundle.frames), 1, 1))
-    poses[:, :3] = camera_to_world(np.asarray(bundle.extrinsics, dtype=np.float64))
-    return poses
+def bundle_world_from_cam(bundle: BundleData) -> np.ndarray:
+    """float64 [S, 4, 4] world_from_cam poses of the bundle's cameras."""
+    return homogeneous(invert_se3(np.asarray(bundle.extrinsics, dtype=np.float64)))
 
 
 def visible_box(bundle: BundleData, shape: tuple[int, int]) -> tuple[slice, slice]:
@@ -154,7 +152,7 @@ def _score_camera(
             f"camera: only {len(frames)} frame(s) have a true pose; {MIN_CAMERA_FRAMES} needed"
         )
         return
-    estimate = bundle_cam_to_world(bundle)[[index[frame] for frame in frames]]
+    estimate = bundle_world_from_cam(bundle)[[index[frame] for frame in frames]]
     reference = np.stack([truth.poses[frame] for frame in frames])
     evaluation.camera = camera_errors(reference, estimate, np.array(frames) / bundle.fps)
     evaluation.camera_frames = frames

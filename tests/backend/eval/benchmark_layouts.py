@@ -11,7 +11,7 @@ SINTEL_TAG = np.float32(202021.25)
 
 
 def orbit(count: int, radius: float = 2.0) -> np.ndarray:
-    """Camera-to-world float64 [count, 4, 4]: cameras on an arc looking at the origin (OpenCV
+    """world_from_cam float64 [count, 4, 4]: cameras on an arc looking at the origin (OpenCV
     axes: z forward, y down)."""
     poses = np.tile(np.eye(4), (count, 1, 1))
     for index in range(count):
@@ -61,8 +61,8 @@ def make_davis(root: Path, sequence: str = "bear", frames: int = 3, shape=(24, 3
         split.write_text(f"{sequence}\n")
 
 
-def world_to_camera(cam_to_world: np.ndarray) -> np.ndarray:
-    return np.linalg.inv(cam_to_world)
+def cam_from_world(world_from_cam: np.ndarray) -> np.ndarray:
+    return np.linalg.inv(world_from_cam)
 
 
 def make_sintel(root: Path, sequence: str, poses: np.ndarray, depth: np.ndarray) -> None:
@@ -72,7 +72,7 @@ def make_sintel(root: Path, sequence: str, poses: np.ndarray, depth: np.ndarray)
         name = f"frame_{index + 1:04d}"
         camera = root / "training/camdata_left" / sequence / f"{name}.cam"
         camera.parent.mkdir(parents=True, exist_ok=True)
-        extrinsics = world_to_camera(pose)[:3]
+        extrinsics = cam_from_world(pose)[:3]
         camera.write_bytes(
             SINTEL_TAG.tobytes()
             + intrinsics.astype("<f8").tobytes()

@@ -33,10 +33,10 @@ def similarity(scale: float, rotation: np.ndarray, translation: np.ndarray) -> n
     return transform
 
 
-def apply(transform: np.ndarray, cam_to_world: np.ndarray) -> np.ndarray:
+def apply(transform: np.ndarray, world_from_cam: np.ndarray) -> np.ndarray:
     """A similarity of the world applied to camera-to-world poses (rotations stay orthonormal)."""
     scale = np.cbrt(np.linalg.det(transform[:3, :3]))
-    result = transform @ cam_to_world
+    result = transform @ world_from_cam
     result[:, :3, :3] /= scale
     return result
 
@@ -126,10 +126,10 @@ def test_matches_evo_command_line(tmp_path: Path) -> None:
     stamps = np.arange(count) / 24.0
     ours = camera_errors(reference, estimate, stamps)
     files = {}
-    for name, cam_to_world in (("reference", reference), ("estimate", estimate)):
+    for name, world_from_cam in (("reference", reference), ("estimate", estimate)):
         files[name] = tmp_path / f"{name}.txt"
         write_tum_trajectory_file(
-            files[name], PoseTrajectory3D(poses_se3=list(cam_to_world), timestamps=stamps)
+            files[name], PoseTrajectory3D(poses_se3=list(world_from_cam), timestamps=stamps)
         )
     home = tmp_path / "home"
     home.mkdir()
