@@ -4,6 +4,11 @@ Usage: ``python build.py [--output-dir dist]``. The version comes from blender_m
 only. The backend wheel is shipped inside the extension (``backend_wheels/``) but is not a
 Blender ``wheels`` entry: it is installed into the backend's own virtual environment by the
 "Set up backend" operator, never into Blender's Python.
+
+Files both sides share (``SHARED_FILES``: the bundle format, its schema, the job protocol and
+the geometry vocabulary) have one home in the backend package. In the repository the add-on
+holds symbolic links to them, so tests and a dev checkout import the add-on straight from the
+tree; the extension gets real copies of the backend files, written here.
 """
 
 from __future__ import annotations
@@ -23,6 +28,13 @@ ADDON_DIR = ROOT / "vggt4d_blender"
 ICONS_DIR = ROOT / "icons"
 BACKEND_DIR = ROOT / "backend"
 WHEELS_FOLDER = "backend_wheels"
+SHARED_FILES = {
+    "bundle_format.py": "vggt4d/io/bundle_format.py",
+    "bundle_schema.json": "vggt4d/io/bundle_schema.json",
+    "protocol.py": "vggt4d/protocol.py",
+    "geometry.py": "vggt4d/geometry.py",
+}
+"""Add-on file name -> its one home under backend/ (the add-on's copy is a symbolic link)."""
 
 
 def read_manifest(path: Path = MANIFEST) -> dict:
@@ -48,9 +60,11 @@ def stage_extension(staging: Path) -> None:
     shutil.copytree(
         ADDON_DIR,
         staging,
-        ignore=shutil.ignore_patterns("__pycache__", "*.pyc"),
+        ignore=shutil.ignore_patterns("__pycache__", "*.pyc", *SHARED_FILES),
         dirs_exist_ok=True,
     )
+    for name, source in SHARED_FILES.items():
+        shutil.copyfile(BACKEND_DIR / source, staging / name)
     shutil.copytree(ICONS_DIR, staging / "icons", dirs_exist_ok=True)
     shutil.copy2(MANIFEST, staging / "blender_manifest.toml")
     wheels = staging / WHEELS_FOLDER

@@ -26,7 +26,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import bpy
 
 from vggt4d.io.bundle import BundleData, write_bundle
-from vggt4d_blender.bundle import read_bundle, read_dynamic_points, read_static_points
+from vggt4d_blender.bundle_format import read_bundle, read_dynamic_points, read_static_points
 from vggt4d_blender.importers import camera_math
 from vggt4d_blender.importers.datablocks import key_channels
 from vggt4d_blender.importers.dynamics import import_dynamic_points

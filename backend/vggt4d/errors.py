@@ -5,6 +5,8 @@ message. Everything the user can cause (bad input, missing weights, out of memor
 is one of these; anything else is a bug and keeps its traceback.
 """
 
+from vggt4d.io import bundle_format
+
 
 class VGGT4DError(Exception):
     """Base class: ``code`` is a stable machine-readable name, the message is for people."""
@@ -30,8 +32,12 @@ class OutOfMemoryError(VGGT4DError):
     code = "out_of_memory"
 
 
-class BundleError(VGGT4DError):
-    """A result bundle that is incomplete, malformed or hostile."""
+class BundleError(VGGT4DError, bundle_format.BundleError):
+    """A result bundle that is incomplete, malformed or hostile.
+
+    Also a ``bundle_format.BundleError``, the class the format module (shared with the add-on)
+    raises; ``vggt4d.io.bundle`` re-raises those as this class with the same sentence.
+    """
 
     code = "bad_bundle"
 

@@ -20,9 +20,9 @@ import torch
 
 from vggt4d.errors import CancelledError, InputError, VGGT4DError
 from vggt4d.job import DEFAULT_WEIGHTS, JobOptions, ProgressUpdate, package_version, run_job
+from vggt4d.protocol import PROTOCOL_VERSION, error_event
 from vggt4d.weights import resolve_device, weights_cached
 
-PROTOCOL_VERSION = 1
 _PROGRESS_INTERVAL_S = 0.2
 _SHUTDOWN_WAIT_S = 30.0
 _logger = logging.getLogger(__name__)
@@ -199,7 +199,7 @@ class JobServer:
         self.send(last)
 
     def _error(self, request_id: Any, code: str, message: str) -> None:
-        self.send({"type": "error", "id": request_id, "code": code, "message": message})
+        self.send(error_event(request_id, code, message))
 
 
 def _refuse_constant(name: str) -> None:

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from vggt4d.io.bundle import read_bundle
-from vggt4d.io.ply import read_ply
+from vggt4d.io.bundle_format import read_ply
 
 SCRIPT = Path(sys.executable).parent / "vggt4d"
 

@@ -8,6 +8,8 @@ from pathlib import Path
 
 import pytest
 
+import build
+
 REPO = Path(__file__).resolve().parents[2]
 PANELS = [
     f"{space}_PT_vggt4d{suffix}"
@@ -38,6 +40,17 @@ def test_build_writes_a_validated_zip_with_the_backend_wheel(built_zip):
     assert {f"icons/{name}.png" for name in ("vggt4d", "reconstruct", "cancel", "masks")} <= names
     assert "backend_wheels/vggt4d-0.1.0-py3-none-any.whl" in names
     assert not any("__pycache__" in name for name in names)
+    with zipfile.ZipFile(built_zip) as archive:
+        for name, source in build.SHARED_FILES.items():
+            assert archive.read(name) == (REPO / "backend" / source).read_bytes(), name
+
+
+def test_shared_files_have_one_home_in_the_backend():
+    """The add-on's copies in the tree are links to the backend's files, never twins."""
+    for name, source in build.SHARED_FILES.items():
+        link = REPO / "vggt4d_blender" / name
+        assert link.is_symlink(), name
+        assert link.resolve() == (REPO / "backend" / source).resolve(), name
 
 
 def test_installed_zip_enables_registers_and_disables_cleanly(built_zip, factory_blender, tmp_path):

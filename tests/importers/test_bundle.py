@@ -9,7 +9,7 @@ import pytest
 
 from tests.importers.bundle_factory import write_synthetic_bundle
 from vggt4d.io.bundle import read_bundle as backend_read_bundle
-from vggt4d_blender import bundle
+from vggt4d_blender import bundle_format as bundle
 
 
 @pytest.fixture(scope="module")

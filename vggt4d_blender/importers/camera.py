@@ -8,7 +8,7 @@ from pathlib import Path
 import bpy
 import numpy as np
 
-from ..bundle import Bundle
+from ..bundle_format import Bundle
 from . import camera_math
 from .datablocks import key_channels, link_object, tag
 

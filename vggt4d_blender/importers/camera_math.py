@@ -29,6 +29,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ..geometry import invert_se3
+
 WORLD_FROM_OPENCV = np.array(
     [[1.0, 0.0, 0.0], [0.0, 0.0, 1.0], [0.0, -1.0, 0.0]],
 )
@@ -74,11 +76,8 @@ def points_to_blender(points: np.ndarray) -> np.ndarray:
 
 def camera_matrices_world(extrinsics: np.ndarray) -> np.ndarray:
     """Camera-from-world OpenCV [S, 3, 4] -> Blender camera ``matrix_world`` float64 [S, 4, 4]."""
-    extrinsics = np.asarray(extrinsics, dtype=np.float64)
-    rotation = extrinsics[:, :, :3]
-    translation = extrinsics[:, :, 3]
-    world_rotation = np.transpose(rotation, (0, 2, 1))
-    centre = -np.einsum("sij,sj->si", world_rotation, translation)
+    world_from_cam = invert_se3(np.asarray(extrinsics, dtype=np.float64))
+    world_rotation, centre = world_from_cam[:, :, :3], world_from_cam[:, :, 3]
     matrices = np.zeros((len(extrinsics), 4, 4))
     matrices[:, :3, :3] = WORLD_FROM_OPENCV @ world_rotation @ CAMERA_AXES_FLIP
     matrices[:, :3, 3] = centre @ WORLD_FROM_OPENCV.T

@@ -10,7 +10,7 @@ from __future__ import annotations
 import bpy
 import numpy as np
 
-from ..bundle import Bundle
+from ..bundle_format import Bundle
 from . import camera_math
 from .datablocks import link_object, tag
 from .points import add_point_display, default_radius, point_mesh

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import bpy
 
-from ..bundle import Bundle
+from ..bundle_format import Bundle
 from . import compat
 from .datablocks import SHOT_TAG, tag
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import bpy
 import numpy as np
 
-from ..bundle import Bundle
+from ..bundle_format import Bundle
 from . import camera_math, point_math
 from .compat import material_node_tree, set_modifier_input
 from .datablocks import link_object, tag

@@ -9,7 +9,7 @@ from pathlib import Path
 import bpy
 import numpy as np
 
-from ..bundle import Bundle, read_bundle, read_dynamic_points, read_static_points
+from ..bundle_format import Bundle, read_bundle, read_dynamic_points, read_static_points
 from . import camera, dynamics, masks, points
 from .datablocks import ROOT_TAG, link_object, replace_shot, tag
 
@@ -78,7 +78,7 @@ def import_failure(bundle_path: str | Path, error: Exception) -> str:
     ``BundleError`` and ``OSError`` describe the bundle; anything else is a bug, logged with
     its traceback by the caller and named here without one.
     """
-    from ..bundle import BundleError
+    from ..bundle_format import BundleError
 
     if isinstance(error, BundleError | OSError):
         return f"Cannot import {bundle_path}: {error}"

@@ -18,7 +18,7 @@ from pathlib import Path
 import bpy
 import numpy as np
 
-from ..bundle import validate_bundle
+from ..bundle_format import validate_bundle
 from .mask_raster import LayerShape, SplineShape, rasterise_layers
 from .png import write_grey_png
 

@@ -20,8 +20,8 @@ import time
 from collections.abc import Mapping
 from pathlib import Path
 
-PROTOCOL_VERSION = 1
-SERVER_MODULE = "vggt4d.server"
+from ..protocol import SERVER_MODULE
+
 EXIT_EVENT = "exit"
 _STDERR_TAIL_LINES = 40
 

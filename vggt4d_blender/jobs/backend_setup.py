@@ -15,6 +15,7 @@ import bpy
 from bpy.props import StringProperty
 
 from ..preferences import backend_python, backend_venv_dir, get_preferences
+from ..protocol import hello_request, protocol_mismatch
 from .backend_client import EXIT_EVENT, BackendClient, BackendError
 from .environment import (
     backend_environment,
@@ -213,7 +214,9 @@ class VGGT4D_OT_check_backend(_ModalTimer, bpy.types.Operator):
         )
         try:
             client.start()
-            client.send(hello_request(client, preferences.weights_source, preferences.device))
+            client.send(
+                hello_request(client.new_id(), preferences.weights_source, preferences.device)
+            )
         except BackendError as error:
             log.exception("Backend check failed to start")
             client.close()
@@ -228,6 +231,11 @@ class VGGT4D_OT_check_backend(_ModalTimer, bpy.types.Operator):
         status = context.window_manager.vggt4d_backend
         tail = self._client.stderr_tail.strip().splitlines()
         self._close(context)
+        mismatch = protocol_mismatch(event) if event.get("type") == "hello" else None
+        if mismatch:
+            status.report = mismatch
+            self.report({"ERROR"}, mismatch)
+            return {"CANCELLED"}
         if event.get("type") == "hello":
             status.report = describe_hello(event)
             if event.get("device_error"):
@@ -245,11 +253,6 @@ class VGGT4D_OT_check_backend(_ModalTimer, bpy.types.Operator):
             self._client.close()
             self._client = None
         self._stop_timer(context)
-
-
-def hello_request(client: BackendClient, weights: str, device: str) -> dict:
-    """The ``hello`` request: the server answers with versions, device and weights state."""
-    return {"type": "hello", "id": client.new_id(), "weights": weights, "device": device}
 
 
 classes = (VGGT4D_OT_setup_backend, VGGT4D_OT_check_backend)

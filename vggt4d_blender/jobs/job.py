@@ -10,6 +10,7 @@ import contextlib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
+from ..protocol import hello_request, protocol_mismatch
 from .backend_client import EXIT_EVENT, BackendClient, BackendError
 
 FINISHED_STATES = frozenset({"done", "failed", "cancelled"})
@@ -33,23 +34,28 @@ class JobStatus:
 
 
 class ReconstructJob:
-    """Send one ``reconstruct`` request and follow its events until result, error or cancel."""
+    """Say hello, check the backend speaks our protocol, send one ``reconstruct`` request and
+    follow its events until result, error or cancel."""
 
     def __init__(self, client: BackendClient, request: Mapping[str, object]) -> None:
         self.client = client
         self.request = dict(request)
+        self.hello_id = ""
         self.request_id = ""
         self.status = JobStatus()
 
     def start(self) -> None:
-        """Spawn the backend and send the request; raises BackendError if it cannot start."""
+        """Spawn the backend and say hello; raises BackendError if it cannot start."""
         self.client.start()
-        self.request_id = self.client.new_id()
+        self.hello_id = self.client.new_id()
         self.status = JobStatus(state="running", stage="starting", message="Starting the backend")
+        self._send(hello_request(self.hello_id))
+
+    def _send(self, message: Mapping[str, object]) -> None:
         # A broken pipe right after spawning means the backend died at start-up (its exit code
         # may not be reaped yet): the exit event brings its last log line as the reason.
         with contextlib.suppress(BackendError):
-            self.client.send({**self.request, "type": "reconstruct", "id": self.request_id})
+            self.client.send(message)
 
     def cancel(self) -> None:
         """Ask the backend to stop at its next chunk or stage boundary; asked again while
@@ -63,6 +69,8 @@ class ReconstructJob:
             return
         self.status.state = "cancelling"
         self.status.message = "Cancelling at the next stage (cancel again to stop now)"
+        if not self.request_id:  # the job was not sent yet: the hello answer ends it
+            return
         try:
             self.client.send({"type": "cancel", "id": self.request_id})
         except BackendError as error:
@@ -84,7 +92,10 @@ class ReconstructJob:
 
     def _apply(self, event: Mapping[str, object]) -> None:
         kind = event.get("type")
-        if event.get("id") not in (None, self.request_id):
+        if kind == "hello" and event.get("id") == self.hello_id:
+            self._answer_hello(event)
+            return
+        if event.get("id") not in (None, self.request_id, self.hello_id):
             return
         if kind == "progress":
             self.status.stage = str(event.get("stage", self.status.stage))
@@ -109,6 +120,20 @@ class ReconstructJob:
                 f"The backend stopped unexpectedly (exit code {event.get('returncode')}): {reason}",
                 "backend_died",
             )
+
+    def _answer_hello(self, hello: Mapping[str, object]) -> None:
+        """Send the job if the backend speaks our protocol; otherwise fail with the fix."""
+        mismatch = protocol_mismatch(hello)
+        if self.status.state == "cancelling":
+            self.status.state = "cancelled"
+            self.status.message = "Cancelled"
+        elif mismatch:
+            self._fail(mismatch, "protocol_mismatch")
+        if self.status.finished:
+            return
+        self.request_id = self.client.new_id()
+        self.status.message = "Backend started"
+        self._send({**self.request, "type": "reconstruct", "id": self.request_id})
 
     def _fail(self, message: str, code: str) -> None:
         self.status.state = "failed"

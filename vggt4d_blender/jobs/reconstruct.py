@@ -203,7 +203,7 @@ class VGGT4D_OT_rerun_with_masks(bpy.types.Operator):
         return bpy.ops.vggt4d.reconstruct("EXEC_DEFAULT", masks_dir=str(folder))
 
     def _write_masks(self, context: bpy.types.Context) -> Path | None:
-        from ..bundle import BundleError
+        from ..bundle_format import BundleError
         from .artist_masks import ArtistMaskError, export_artist_masks
 
         try:

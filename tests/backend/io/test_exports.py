@@ -6,13 +6,13 @@ import numpy as np
 from scipy.spatial.transform import Rotation
 
 from vggt4d.geometry import rotation_from_quat_wxyz
+from vggt4d.io.bundle_format import read_ply
 from vggt4d.io.exports import (
     export_colmap,
     export_ply,
     export_tum,
     image_name,
 )
-from vggt4d.io.ply import read_ply
 
 
 def data_lines(path: Path) -> list[list[str]]:

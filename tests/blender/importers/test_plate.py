@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 from tests.blender.importers.conftest import write_plate
-from vggt4d_blender.bundle import read_bundle
+from vggt4d_blender.bundle_format import read_bundle
 from vggt4d_blender.importers.camera import plate_file
 from vggt4d_blender.importers.shot import ImportSettings, import_bundle
 

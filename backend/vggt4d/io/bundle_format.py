@@ -1,0 +1,553 @@
+"""The result bundle format, version 1 (docs/bundle.md): limits, validator and reader.
+
+This one file is the format for both sides. The backend imports it as
+``vggt4d.io.bundle_format``; the Blender add-on imports the very same file as
+``vggt4d_blender.bundle_format`` (a symbolic link in the repository that build.py replaces
+with a copy in the extension), with ``bundle_schema.json`` beside it. So it imports only the
+standard library and numpy, never torch, PIL or bpy, and nothing from either package.
+
+Every rule a reader checks lives here, so ``vggt4d info``, ``vggt4d export`` and the Blender
+importer refuse a bundle with the same ``BundleError`` (code ``bad_bundle``) and the same
+sentence. The writer (``vggt4d.io.bundle``) stays in the backend and validates what it wrote
+with these rules before publishing it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import itertools
+import json
+import math
+import struct
+import zipfile
+import zlib
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, BinaryIO
+
+import numpy as np
+
+FORMAT = "vggt4d-bundle"
+VERSION = 1
+MANIFEST = "manifest.json"
+SCHEMA_FILE = "bundle_schema.json"
+PARTIAL_MARKER = ".partial-"
+"""Folders named ``.<bundle>.partial-<random>`` are bundles a writer has not finished."""
+MAX_MANIFEST_BYTES = 64 * 1024 * 1024
+MAX_PLY_HEADER_BYTES = 64 * 1024
+MAX_POINTS = 2_000_000_000
+FOCAL_RANGE = (1e-3, 1e3)
+"""Focal length over the plate's longer side: from a 0.04 mm to a 36 m lens on a 36 mm sensor."""
+MAX_PRINCIPAL_OFFSET = 100
+"""Principal points may lie at most this many plate sides from the origin."""
+MAX_DISTANCE = 1e9
+"""Largest camera translation accepted (bundle units); beyond it Blender's float32 breaks down."""
+ARRAY_FILES = ("extrinsics", "intrinsics", "depth", "depth_confidence")
+MASK_FILES = ("coarse_masks", "refined_masks")
+DYNAMIC_MEMBERS = ("positions", "colors", "frame_offsets")
+PLY_FIELDS = (
+    ("x", "<f4", "float"),
+    ("y", "<f4", "float"),
+    ("z", "<f4", "float"),
+    ("red", "u1", "uchar"),
+    ("green", "u1", "uchar"),
+    ("blue", "u1", "uchar"),
+)
+PLY_CONFIDENCE = ("confidence", "<f4", "float")
+PLY_FORMAT_LINE = "format binary_little_endian 1.0"
+_PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+
+
+class BundleError(Exception):
+    """A result bundle that is incomplete, malformed or hostile; the message is for people."""
+
+    code = "bad_bundle"
+
+
+@dataclass(frozen=True)
+class Bundle:
+    """A validated bundle: manifest facts plus the camera arrays (the rest loads on demand).
+
+    Cameras are cam-from-world (OpenCV axes) with intrinsics in plate pixels whose origin is
+    the top-left corner of the plate (``vggt4d.geometry`` conventions).
+    """
+
+    path: Path
+    manifest: dict[str, Any]
+    frames: np.ndarray  # int64 [S] plate frame numbers
+    plate_width: int
+    plate_height: int
+    fps: float
+    extrinsics: np.ndarray  # float64 [S, 3, 4] cam_from_world
+    intrinsics: np.ndarray  # float64 [S, 3, 3] plate pixels
+    refined_masks: list[Path]
+    coarse_masks: list[Path]
+
+    @property
+    def shot_name(self) -> str:
+        """Folder name without the conventional ``.vggt4d`` suffix."""
+        name = self.path.name
+        return name[: -len(".vggt4d")] if name.endswith(".vggt4d") else name
+
+    def file_path(self, key: str) -> Path:
+        """The file ``files.<key>.path`` names (already checked to lie inside the bundle)."""
+        return self.path / self.manifest["files"][key]["path"]
+
+
+def mask_path(kind: str, frame: int) -> str:
+    """Relative path of the ``kind`` ("coarse" or "refined") mask of plate frame ``frame``."""
+    return f"masks/{kind}/mask.{frame:06d}.png"
+
+
+def ply_dtype(with_confidence: bool) -> np.dtype:
+    """The vertex record of the bundle's static PLY (little-endian, packed)."""
+    fields = (*PLY_FIELDS, PLY_CONFIDENCE) if with_confidence else PLY_FIELDS
+    return np.dtype([(name, code) for name, code, _kind in fields])
+
+
+def ply_header(count: int, with_confidence: bool) -> bytes:
+    """The exact header the readers accept for ``count`` vertices."""
+    fields = (*PLY_FIELDS, PLY_CONFIDENCE) if with_confidence else PLY_FIELDS
+    lines = ["ply", PLY_FORMAT_LINE, f"element vertex {count}"]
+    lines += [f"property {kind} {name}" for name, _code, kind in fields]
+    return ("\n".join([*lines, "end_header"]) + "\n").encode("ascii")
+
+
+def bundle_directory(path: str | Path) -> Path:
+    """Accept the bundle folder or its manifest.json; refuse unfinished (partial) folders."""
+    path = Path(path)
+    directory = path.parent if path.name == MANIFEST else path
+    if directory.name.startswith(".") and PARTIAL_MARKER in directory.name:
+        raise BundleError(
+            f"{directory} is an unfinished bundle, still being written (or its writer was "
+            "interrupted); wait for the job to end"
+        )
+    if not (directory / MANIFEST).is_file():
+        validate_contents(directory)  # raises: no manifest
+    return directory
+
+
+def validate_bundle(path: str | Path) -> dict[str, Any]:
+    """Check every rule of docs/bundle.md without loading the large arrays; return the manifest.
+
+    Raises BundleError naming the first broken rule.
+    """
+    return validate_contents(bundle_directory(path))
+
+
+def validate_contents(directory: Path) -> dict[str, Any]:
+    """``validate_bundle`` for a folder whatever its name: the writer checks its unfinished
+    (partial) folder with it before publishing."""
+    if not (directory / MANIFEST).is_file():
+        raise BundleError(
+            f"{directory} is not a bundle: manifest.json is missing (found no manifest.json)"
+        )
+    manifest = _load_manifest(directory)
+    frames, files, counts = manifest["frames"], manifest["files"], manifest["counts"]
+    frame_count = len(frames)
+    if any(later <= earlier for earlier, later in itertools.pairwise(frames)):
+        raise BundleError("'frames' must be strictly increasing")
+    if counts["frames"] != frame_count:
+        raise BundleError(f"counts.frames {counts['frames']} != {frame_count} frames")
+    plate, model_input = manifest["plate"], manifest["model_input"]
+    model_size = (model_input["height"], model_input["width"])
+    expected = {
+        "extrinsics": ("float64", (frame_count, 3, 4)),
+        "intrinsics": ("float64", (frame_count, 3, 3)),
+        "depth": ("float16", (frame_count, *model_size)),
+        "depth_confidence": ("float16", (frame_count, *model_size)),
+    }
+    for key, (dtype, shape) in expected.items():
+        _check_npy(directory, files[key], key, dtype, shape)
+    _check_cameras(_load_cameras(directory, files), plate["width"], plate["height"])
+    _check_dynamic(directory, files["dynamic_points"], frame_count, counts["dynamic_points"])
+    _check_static(directory, files["static_points"], counts["static_points"])
+    for key in MASK_FILES:
+        _check_masks(directory, files[key], key, frame_count, plate["width"], plate["height"])
+    return manifest
+
+
+def read_bundle(path: str | Path) -> Bundle:
+    """Validate the bundle and load its cameras; points load through the read_* functions."""
+    directory = bundle_directory(path)
+    manifest = validate_bundle(directory)
+    files, plate = manifest["files"], manifest["plate"]
+    extrinsics, intrinsics = _load_cameras(directory, files)
+    return Bundle(
+        path=directory,
+        manifest=manifest,
+        frames=np.asarray(manifest["frames"], dtype=np.int64),
+        plate_width=int(plate["width"]),
+        plate_height=int(plate["height"]),
+        fps=float(plate["fps"]),
+        extrinsics=extrinsics,
+        intrinsics=intrinsics,
+        refined_masks=[directory / relative for relative in files["refined_masks"]["paths"]],
+        coarse_masks=[directory / relative for relative in files["coarse_masks"]["paths"]],
+    )
+
+
+def read_array(bundle: Bundle, key: str) -> np.ndarray:
+    """One of ``ARRAY_FILES`` (e.g. the float16 depth maps [S, h, w]), as declared."""
+    return _load_npy(bundle.file_path(key))
+
+
+def read_static_points(bundle: Bundle) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Static cloud -> positions float32 [N, 3], colours uint8 [N, 3], confidence float32 [N].
+
+    A PLY without a confidence property gets confidence 1 everywhere (the writer allows it),
+    which any threshold keeps.
+    """
+    positions, colors, confidence = read_ply(bundle.file_path("static_points"))
+    if confidence is None:
+        confidence = np.ones(len(positions), dtype=np.float32)
+    return positions, colors, confidence
+
+
+def read_dynamic_points(bundle: Bundle) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Moving points -> positions float32 [M, 3], colours uint8 [M, 3], offsets int64 [S + 1]
+    (frame i owns rows ``offsets[i]:offsets[i + 1]``)."""
+    path = bundle.file_path("dynamic_points")
+    with _npz_errors(path), _open_npz(path) as archive:
+        return archive["positions"], archive["colors"], archive["frame_offsets"]
+
+
+def read_ply(path: str | Path) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+    """A PLY in the bundle's layout -> (positions float32 [N, 3], colours uint8 [N, 3],
+    confidence float32 [N] or None when the file has none)."""
+    path = Path(path)
+    count, dtype, offset = read_ply_header(path)
+    try:
+        records = np.fromfile(path, dtype=dtype, count=count, offset=offset)
+    except (OSError, ValueError) as error:
+        raise BundleError(f"{path.name} cannot be read: {error}") from error
+    if len(records) != count:
+        raise BundleError(f"{path.name} is truncated")
+    positions = np.stack([records[name] for name in ("x", "y", "z")], axis=1)
+    colors = np.stack([records[name] for name in ("red", "green", "blue")], axis=1)
+    confidence = records["confidence"].copy() if "confidence" in dtype.names else None
+    return positions.astype(np.float32), colors.astype(np.uint8), confidence
+
+
+def read_ply_header(path: str | Path) -> tuple[int, np.dtype, int]:
+    """Check a PLY's header and exact file size: (point count, vertex dtype, data offset)."""
+    path = Path(path)
+    with path.open("rb") as stream:
+        head = stream.read(MAX_PLY_HEADER_BYTES)
+    end = head.find(b"end_header\n")
+    if not head.startswith(b"ply\n") or end < 0:
+        raise BundleError(f"{path.name} is not a PLY file with a header under 64 KiB")
+    offset = end + len(b"end_header\n")
+    lines = head[:end].decode("ascii", "replace").splitlines()[1:]
+    lines = [line for line in lines if not line.startswith("comment")]
+    if not lines or lines[0] != PLY_FORMAT_LINE:
+        raise BundleError(f"{path.name} must be binary little-endian PLY")
+    element = lines[1].split() if len(lines) > 1 else []
+    if len(element) != 3 or element[:2] != ["element", "vertex"] or not element[2].isdigit():
+        raise BundleError(f"{path.name} must hold a single 'element vertex N'")
+    count = int(element[2])
+    for with_confidence in (False, True):
+        if ply_header(count, with_confidence)[:-1].decode().split("\n")[3:-1] == lines[2:]:
+            dtype = ply_dtype(with_confidence)
+            break
+    else:
+        raise BundleError(f"{path.name} must hold vertices with x y z red green blue [confidence]")
+    if count > MAX_POINTS:
+        raise BundleError(f"{path.name} declares more than {MAX_POINTS} points")
+    size, expected = path.stat().st_size, offset + count * dtype.itemsize
+    if size != expected:
+        raise BundleError(f"{path.name} is truncated or padded: {size} bytes, expected {expected}")
+    return count, dtype, offset
+
+
+def mask_from_pixels(pixels: np.ndarray, relative: str) -> np.ndarray:
+    """Decoded 8-bit mask pixels [H, W] -> bool [H, W]; only 0 and 255 are allowed."""
+    if not np.isin(pixels, (0, 255)).all():
+        raise BundleError(f"{relative} has values other than 0 and 255")
+    return pixels == 255
+
+
+def load_schema() -> dict[str, Any]:
+    """The manifest's JSON Schema (bundle_schema.json, shipped beside this file)."""
+    return json.loads(Path(__file__).with_name(SCHEMA_FILE).read_text(encoding="utf-8"))
+
+
+def check_schema(value: Any, schema: dict, root_schema: dict, where: str) -> None:
+    """Check ``value`` against the subset of JSON Schema that bundle_schema.json uses ($ref to
+    $defs, type, const, enum, required, properties, additionalProperties, items, bounds,
+    lengths); raises BundleError naming the first offending entry."""
+    if "$ref" in schema:
+        schema = root_schema["$defs"][schema["$ref"].removeprefix("#/$defs/")]
+    kinds = {
+        "object": dict,
+        "array": list,
+        "string": str,
+        "boolean": bool,
+        "integer": int,
+        "number": (int, float),
+    }
+    expected_kind = schema.get("type")
+    if expected_kind and (
+        not isinstance(value, kinds[expected_kind])
+        or (isinstance(value, bool) and expected_kind in ("integer", "number"))
+    ):
+        raise BundleError(f"{where} must be of type {expected_kind}, got {value!r:.80}")
+    if "const" in schema and (value != schema["const"] or type(value) is not type(schema["const"])):
+        raise BundleError(f"{where} must be {schema['const']!r}, got {value!r:.80}")
+    if "enum" in schema and value not in schema["enum"]:
+        raise BundleError(f"{where} must be one of {schema['enum']}, got {value!r:.80}")
+    _check_bounds(value, schema, where)
+    if isinstance(value, dict):
+        missing = [key for key in schema.get("required", []) if key not in value]
+        if missing:
+            raise BundleError(f"{where} is missing {missing}")
+        properties = schema.get("properties", {})
+        extra_schema = schema.get("additionalProperties", True)
+        for key, item in value.items():
+            if key in properties:
+                check_schema(item, properties[key], root_schema, f"{where}.{key}")
+            elif extra_schema is False:
+                raise BundleError(f"{where} has an unknown key {key!r:.80}")
+            elif isinstance(extra_schema, dict):
+                check_schema(item, extra_schema, root_schema, f"{where}.{key}")
+    if isinstance(value, list) and "items" in schema:
+        for index, item in enumerate(value):
+            check_schema(item, schema["items"], root_schema, f"{where}[{index}]")
+
+
+# ---- manifest ------------------------------------------------------------------------------
+
+
+def _load_manifest(directory: Path) -> dict[str, Any]:
+    path = _resolve(directory, MANIFEST, "manifest")
+    if path.stat().st_size > MAX_MANIFEST_BYTES:
+        raise BundleError(f"manifest.json is larger than {MAX_MANIFEST_BYTES} bytes")
+    try:
+        manifest = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, ValueError, RecursionError) as error:
+        raise BundleError(f"manifest.json cannot be read as JSON: {error}") from error
+    if not isinstance(manifest, dict) or manifest.get("format") != FORMAT:
+        raise BundleError(f"manifest.json is not a {FORMAT} manifest")
+    if manifest.get("version") != VERSION:
+        raise BundleError(
+            f"the bundle is version {manifest.get('version')!r:.20}; this reader understands "
+            f"version {VERSION}: update the add-on and backend, or re-run the reconstruction"
+        )
+    schema = load_schema()
+    check_schema(manifest, schema, schema, "manifest")
+    return manifest
+
+
+def _check_bounds(value: Any, schema: dict, where: str) -> None:
+    """Numeric bounds and lengths; a schema ``description`` is added to the sentence."""
+    reason = f" ({schema['description']})" if "description" in schema else ""
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        if isinstance(value, float) and not math.isfinite(value):
+            raise BundleError(f"{where} must be finite{reason}")
+        if "minimum" in schema and value < schema["minimum"]:
+            raise BundleError(f"{where} = {value:.6g} is below {schema['minimum']}{reason}")
+        if "maximum" in schema and value > schema["maximum"]:
+            raise BundleError(f"{where} = {value:.6g} is above {schema['maximum']}{reason}")
+        if "exclusiveMinimum" in schema and value <= schema["exclusiveMinimum"]:
+            raise BundleError(
+                f"{where} = {value:.6g} must be above {schema['exclusiveMinimum']}{reason}"
+            )
+    if isinstance(value, str | list):
+        unit = "characters" if isinstance(value, str) else "items"
+        low = schema.get("minLength", schema.get("minItems", 0))
+        high = schema.get("maxLength", schema.get("maxItems"))
+        if len(value) < low or (high is not None and len(value) > high):
+            limits = f"{low} to {high}" if high is not None else f"at least {low}"
+            raise BundleError(f"{where} must hold {limits} {unit}, not {len(value)}{reason}")
+
+
+# ---- files ---------------------------------------------------------------------------------
+
+
+def _resolve(directory: Path, relative: str, key: str) -> Path:
+    """The file ``relative`` names, refusing absolute paths, ``..``, backslashes, drive letters
+    and anything (symbolic links included) that resolves outside the bundle."""
+    parts = relative.split("/")
+    if (
+        relative.startswith("/")
+        or "\\" in relative
+        or ":" in relative
+        or any(part in ("", ".", "..") for part in parts)
+    ):
+        raise BundleError(f"{key} path {relative!r:.80} must be relative, without '..' or '\\'")
+    base = directory.resolve()
+    target = (base / relative).resolve()
+    if not target.is_relative_to(base):
+        raise BundleError(f"{key} path {relative!r:.80} points outside the bundle")
+    if not target.is_file():
+        raise BundleError(f"{key}: {relative} is missing from the bundle")
+    return target
+
+
+def _check_npy(
+    directory: Path, entry: dict[str, Any], key: str, dtype: str, shape: tuple[int, ...]
+) -> None:
+    path = _resolve(directory, entry["path"], f"files.{key}")
+    if entry["dtype"] != dtype or tuple(entry["shape"]) != shape:
+        raise BundleError(
+            f"files.{key} is declared {entry['dtype']} {entry['shape']}, "
+            f"expected {dtype} {list(shape)}"
+        )
+    with path.open("rb") as stream:
+        _check_npy_stream(stream, dtype, shape, entry["path"], path.stat().st_size)
+
+
+def _check_npy_stream(
+    stream: BinaryIO, dtype: str, shape: tuple[int, ...], label: str, size: int
+) -> None:
+    """Read only the .npy header: dtype, shape and the exact byte size must be as expected."""
+    actual_dtype, actual_shape = _read_npy_header(stream, label)
+    if actual_dtype != np.dtype(dtype) or actual_shape != shape:
+        raise BundleError(
+            f"{label} holds {actual_dtype} {list(actual_shape)}, expected {dtype} {list(shape)}"
+        )
+    expected = stream.tell() + int(np.prod(shape, dtype=np.int64)) * actual_dtype.itemsize
+    if size != expected:
+        raise BundleError(f"{label} is truncated or padded: {size} bytes, expected {expected}")
+
+
+def _read_npy_header(stream: BinaryIO, label: str) -> tuple[np.dtype, tuple[int, ...]]:
+    """dtype and shape from a .npy header, without reading the data."""
+    try:
+        version = np.lib.format.read_magic(stream)
+        reader = {
+            (1, 0): np.lib.format.read_array_header_1_0,
+            (2, 0): np.lib.format.read_array_header_2_0,
+        }[version]
+        shape, _fortran, dtype = reader(stream)
+    except (ValueError, KeyError, OSError, EOFError) as error:
+        raise BundleError(f"{label} is not a valid .npy file: {error}") from error
+    return dtype, tuple(shape)
+
+
+def _load_npy(path: Path) -> np.ndarray:
+    try:
+        return np.load(path, allow_pickle=False)
+    except (OSError, ValueError) as error:
+        raise BundleError(f"{path.name} cannot be read: {error}") from error
+
+
+def _load_cameras(directory: Path, files: dict[str, Any]) -> tuple[np.ndarray, np.ndarray]:
+    extrinsics = _load_npy(directory / files["extrinsics"]["path"])
+    intrinsics = _load_npy(directory / files["intrinsics"]["path"])
+    return extrinsics, intrinsics
+
+
+def _check_cameras(cameras: tuple[np.ndarray, np.ndarray], width: int, height: int) -> None:
+    """Refuse cameras no tool can use: NaN, zero, negative or absurd focal lengths, principal
+    points or translations (a focal of 1e300 px would become an infinite lens)."""
+    extrinsics, intrinsics = cameras
+    for name, values in (("extrinsics", extrinsics), ("intrinsics", intrinsics)):
+        if not np.isfinite(values).all():
+            raise BundleError(f"the bundle's {name} contain NaN or infinite values")
+    side = max(width, height)
+    focal = intrinsics[:, [0, 1], [0, 1]] / side
+    low, high = FOCAL_RANGE
+    if (focal < low).any() or (focal > high).any():
+        worst = float(focal.max() if (focal > high).any() else focal.min()) * side
+        raise BundleError(
+            f"a focal length of {worst:.3g} px is not a usable lens for a {width}x{height} "
+            f"plate (expected {low * side:.3g} to {high * side:.3g} px)"
+        )
+    if (np.abs(intrinsics[:, :2, 2]) > MAX_PRINCIPAL_OFFSET * side).any():
+        raise BundleError("the bundle's principal point lies absurdly far outside the plate")
+    if (np.abs(extrinsics[:, :, 3]) > MAX_DISTANCE).any():
+        raise BundleError(f"a camera lies more than {MAX_DISTANCE:g} units from the origin")
+
+
+@contextlib.contextmanager
+def _npz_errors(path: Path) -> Iterator[None]:
+    """Turn whatever a damaged .npz raises while it is read into one BundleError."""
+    try:
+        yield
+    except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile, zlib.error) as error:
+        raise BundleError(f"{path.name} is damaged and cannot be read: {error}") from error
+
+
+def _open_zip(path: Path) -> zipfile.ZipFile:
+    if not zipfile.is_zipfile(path):
+        raise BundleError(f"{path.name} is not a .npz (zip) archive")
+    return zipfile.ZipFile(path)
+
+
+def _open_npz(path: Path) -> Any:
+    _open_zip(path).close()
+    return np.load(path, allow_pickle=False)
+
+
+def _check_dynamic(directory: Path, entry: dict[str, Any], frame_count: int, count: int) -> None:
+    """Check the member headers only, so validation never loads the (large) positions."""
+    label = entry["path"]
+    path = _resolve(directory, label, "files.dynamic_points")
+    declared = entry["arrays"]
+    with _npz_errors(path), _open_zip(path) as archive:
+        members = {info.filename: info for info in archive.infolist()}
+        if sorted(members) != sorted(f"{name}.npy" for name in DYNAMIC_MEMBERS):
+            raise BundleError(f"{label} holds {sorted(members)}, expected {DYNAMIC_MEMBERS}")
+        expected = {
+            "positions": ("float32", (count, 3)),
+            "colors": ("uint8", (count, 3)),
+            "frame_offsets": ("int64", (frame_count + 1,)),
+        }
+        for name, (dtype, shape) in expected.items():
+            member = declared[name]
+            if member["dtype"] != dtype or tuple(member["shape"]) != shape:
+                raise BundleError(
+                    f"files.dynamic_points.{name} is declared {member['dtype']} "
+                    f"{member['shape']}, expected {dtype} {list(shape)}"
+                )
+            info = members[f"{name}.npy"]
+            with archive.open(info) as stream:
+                _check_npy_stream(stream, dtype, shape, f"{label}:{name}", info.file_size)
+        with archive.open("frame_offsets.npy") as stream:
+            offsets = np.lib.format.read_array(stream, allow_pickle=False)
+    if offsets[0] != 0 or offsets[-1] != count or (np.diff(offsets) < 0).any():
+        raise BundleError(f"{label}: frame_offsets must rise from 0 to the point count {count}")
+
+
+def _check_static(directory: Path, entry: dict[str, Any], declared_count: int) -> None:
+    path = _resolve(directory, entry["path"], "files.static_points")
+    count, _dtype, _offset = read_ply_header(path)
+    if not count == entry["count"] == declared_count:
+        raise BundleError(
+            f"{entry['path']} holds {count} points; the manifest says {entry['count']} "
+            f"(counts.static_points {declared_count})"
+        )
+
+
+def _check_masks(
+    directory: Path, entry: dict[str, Any], key: str, frame_count: int, width: int, height: int
+) -> None:
+    paths = entry["paths"]
+    if len(paths) != frame_count:
+        raise BundleError(f"files.{key} lists {len(paths)} masks for {frame_count} frames")
+    if (entry["width"], entry["height"]) != (width, height):
+        raise BundleError(
+            f"files.{key} are {entry['width']}x{entry['height']}, not the plate's {width}x{height}"
+        )
+    for relative in paths:
+        _check_mask_png(_resolve(directory, relative, f"files.{key}"), relative, width, height)
+
+
+def _check_mask_png(path: Path, relative: str, width: int, height: int) -> None:
+    """A mask is an 8-bit greyscale PNG at plate size; only its header is read here."""
+    with path.open("rb") as stream:
+        head = stream.read(33)
+    if len(head) < 33 or head[:8] != _PNG_SIGNATURE or head[12:16] != b"IHDR":
+        raise BundleError(f"{relative} is not a PNG file")
+    size = struct.unpack(">II", head[16:24])
+    bit_depth, colour_type = head[24], head[25]
+    if zlib.crc32(head[12:29]) != struct.unpack(">I", head[29:33])[0]:
+        raise BundleError(f"{relative} is a damaged PNG file")
+    if (bit_depth, colour_type) != (8, 0) or size != (width, height):
+        kind = "8-bit grey" if (bit_depth, colour_type) == (8, 0) else "not 8-bit grey"
+        raise BundleError(
+            f"{relative} is a {size[0]}x{size[1]} PNG, {kind}; expected grey PNG "
+            f"(8-bit, one channel) at {width}x{height}"
+        )

@@ -1,0 +1,45 @@
+"""An add-on and a backend venv of different protocol versions: the job stops at ``hello``
+with a sentence that says which side is older and how to fix it, before any work is sent."""
+
+import sys
+import time
+
+import pytest
+
+from vggt4d_blender.jobs.backend_client import BackendClient
+from vggt4d_blender.jobs.job import ReconstructJob
+from vggt4d_blender.protocol import PROTOCOL_VERSION
+
+
+def _backend_speaking(protocol: int, folder):
+    """A stand-in for another release's venv: the real server, with its protocol set."""
+    python = folder / "python"
+    python.write_text(
+        f"#!{sys.executable}\n"
+        "import runpy, vggt4d.protocol\n"
+        f"vggt4d.protocol.PROTOCOL_VERSION = {protocol}\n"
+        "runpy.run_module('vggt4d.server', run_name='__main__')\n"
+    )
+    python.chmod(0o755)
+    return python
+
+
+@pytest.mark.parametrize(
+    ("offset", "words"), [(-1, "is older than this add-on"), (1, "is newer than this add-on")]
+)
+def test_protocol_mismatch_stops_the_job_with_the_fix(tmp_path, offset, words):
+    python = _backend_speaking(PROTOCOL_VERSION + offset, tmp_path)
+    output = tmp_path / "shot.vggt4d"
+    job = ReconstructJob(BackendClient(python), {"input": "x.mp4", "output": str(output)})
+    job.start()
+    deadline = time.monotonic() + 120
+    while not job.tick().finished and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert job.status.state == "failed"
+    assert job.status.error_code == "protocol_mismatch"
+    message = job.status.message
+    assert words in message
+    assert f"job protocol {PROTOCOL_VERSION + offset}" in message
+    assert 'press "Set Up Backend" in the add-on preferences' in message
+    assert not job.client.running
+    assert not output.exists()
