@@ -188,11 +188,10 @@ class JobServer:
         except CancelledError:
             last = {"type": "cancelled", "id": request_id}
         except VGGT4DError as error:
-            last = {"type": "error", "id": request_id, "code": error.code, "message": str(error)}
+            last = error_event(request_id, error.code, str(error))
         except Exception as error:
             _logger.exception("job %s failed", request_id)
-            message = f"{type(error).__name__}: {error}"
-            last = {"type": "error", "id": request_id, "code": "internal", "message": message}
+            last = error_event(request_id, "internal", f"{type(error).__name__}: {error}")
         else:
             last = {"type": "result", "id": request_id, "bundle": str(bundle)}
         self._running.clear()
