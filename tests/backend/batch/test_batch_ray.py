@@ -64,7 +64,14 @@ def start_batch(
         stderr=subprocess.PIPE,
         text=True,
         start_new_session=True,
+        preexec_fn=_like_a_terminal,
     )
+
+
+def _like_a_terminal() -> None:
+    """Ctrl-C's default action, which a test runner started in the background (where the
+    shell ignores SIGINT for its children) would otherwise pass on as "ignore"."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
 def wait_for(condition: Callable[[], object], what: str, timeout: float = TIMEOUT_S) -> object:
