@@ -53,7 +53,7 @@ def _parser() -> argparse.ArgumentParser:
     export.set_defaults(command=_export)
 
     batch = commands.add_parser("batch", help="many shots on a Ray cluster -> bundles")
-    batch.add_argument("shots", nargs="?", help="text file of footage paths or JSON list of shots")
+    batch.add_argument("shots", nargs="?", help="folder of shots, or text / JSON shots file")
     batch.add_argument("--out", help="folder for the bundles and batch.json")
     batch.add_argument("--status", metavar="DIR", help="summarise DIR/batch.json and exit")
     batch.add_argument(

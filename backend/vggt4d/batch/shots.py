@@ -1,7 +1,8 @@
-"""The shots file of `vggt4d batch`: what to reconstruct, with which options, under which name.
+"""The shots of `vggt4d batch`: what to reconstruct, with which options, under which name.
 
-Two forms (docs/batch.md):
+Three forms (docs/batch.md):
 
+- a folder: each video in it, and each sub-folder holding images, is a shot;
 - text: one footage path a line (video, image folder or pattern); blank lines and `#` comments
   are skipped;
 - JSON: a list whose items are a footage path or an object `{"footage": ..., "name": ...,
@@ -21,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from vggt4d.errors import InputError
-from vggt4d.io.footage import VIDEO_EXTENSIONS
+from vggt4d.io.footage import IMAGE_EXTENSIONS, VIDEO_EXTENSIONS
 from vggt4d.job import JobOptions
 
 BUNDLE_SUFFIX = ".vggt4d"
@@ -43,20 +44,19 @@ class Shot:
 
 
 def read_shots(path: str | Path, defaults: JobOptions) -> list[Shot]:
-    """Read a shots file; `defaults` (the command line's options) apply where a shot is silent.
+    """Read a shots file or folder; `defaults` (the command line's options) apply where a shot
+    is silent.
 
     Raises InputError naming the file and the shot for an unreadable file, a bad entry, an
     unknown or invalid option, a bad name or two shots with one name.
     """
     file = Path(path)
-    try:
-        text = file.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as error:
-        raise InputError(f"Cannot read the shots file {file}: {error}.") from error
-    entries = _json_entries(text, file) if text.lstrip().startswith("[") else _text_entries(text)
+    if file.is_dir():
+        entries, base = _folder_entries(file), file.resolve()
+    else:
+        entries, base = _file_entries(file), file.resolve().parent
     if not entries:
-        raise InputError(f"The shots file {file} lists no shot.")
-    base = file.resolve().parent
+        raise InputError(f"{file} lists no shot.")
     weights = _absolute(defaults.weights, Path.cwd(), only_if_exists=True)
     defaults = replace(defaults, weights=weights)
     shots = []
@@ -67,6 +67,30 @@ def read_shots(path: str | Path, defaults: JobOptions) -> list[Shot]:
             raise InputError(f"{file}, shot {number}: {error}") from error
     _refuse_duplicate_names(shots, file)
     return shots
+
+
+def _file_entries(file: Path) -> list[dict[str, Any]]:
+    try:
+        text = file.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as error:
+        raise InputError(f"Cannot read the shots file {file}: {error}.") from error
+    return _json_entries(text, file) if text.lstrip().startswith("[") else _text_entries(text)
+
+
+def _folder_entries(folder: Path) -> list[dict[str, Any]]:
+    """A folder of shots: each video in it, and each sub-folder holding images, is a shot."""
+    entries = []
+    for item in sorted(folder.iterdir()):
+        if item.name.startswith("."):
+            continue
+        is_video = item.is_file() and item.suffix.lower() in VIDEO_EXTENSIONS
+        if is_video or (item.is_dir() and _holds_images(item)):
+            entries.append({"footage": item.name})
+    return entries
+
+
+def _holds_images(folder: Path) -> bool:
+    return any(f.suffix.lower() in IMAGE_EXTENSIONS for f in folder.iterdir() if f.is_file())
 
 
 def _text_entries(text: str) -> list[dict[str, Any]]:

@@ -80,3 +80,14 @@ def test_default_names_come_from_the_video_or_the_sequence_folder() -> None:
     assert default_shot_name("/s/SH 010 v2.mov") == "SH_010_v2"
     assert default_shot_name("/s/sh020/plate.####.exr") == "sh020"
     assert default_shot_name("/s/sh030/") == "sh030"
+
+
+def test_a_folder_of_shots_is_its_videos_and_image_folders(tmp_path: Path) -> None:
+    for name in ("sh020.mov", "sh010.mp4", "notes.txt", ".hidden.mp4"):
+        (tmp_path / name).write_bytes(b"")
+    (tmp_path / "sh030").mkdir()
+    (tmp_path / "sh030" / "plate.1001.exr").write_bytes(b"")
+    (tmp_path / "empty").mkdir()
+    shots = read_shots(tmp_path, JobOptions())
+    assert [shot.name for shot in shots] == ["sh010", "sh020", "sh030"]
+    assert shots[2].footage == str(tmp_path / "sh030")
