@@ -81,8 +81,8 @@ def test_every_panel_draws_with_real_properties_and_operators(addon, state):
     assert ("vggt4d.cancel" in operators) == running
     assert ("vggt4d.reconstruct" in operators) != running
     assert "vggt4d.rerun_with_masks" in operators
-    scene_tools = {"vggt4d.import_bundle", "vggt4d.set_floor", "vggt4d.set_origin"}
-    assert scene_tools | {"vggt4d.set_scale"} <= operators
+    scene_tools = {"vggt4d.import_bundle", "vggt4d.import_batch", "vggt4d.set_floor"}
+    assert scene_tools | {"vggt4d.set_origin", "vggt4d.set_scale"} <= operators
     assert any(name == "progress" for name, _, _ in calls) == (state != "idle")
     drawn = {args[0] for name, args, _ in calls if name == "prop"}
     assert {"footage_path", "sequence_path", "clip", "refine", "artist_mask"} <= drawn

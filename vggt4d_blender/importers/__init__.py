@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 
 import bpy
 
-from .operators import VGGT4D_OT_import_bundle, menu_import
+from .operators import VGGT4D_OT_import_batch, VGGT4D_OT_import_bundle, menu_import
 from .scene_tools import VGGT4D_OT_set_floor, VGGT4D_OT_set_origin, VGGT4D_OT_set_scale
 
 if TYPE_CHECKING:
@@ -19,6 +19,7 @@ if TYPE_CHECKING:
 
 classes = (
     VGGT4D_OT_import_bundle,
+    VGGT4D_OT_import_batch,
     VGGT4D_OT_set_floor,
     VGGT4D_OT_set_origin,
     VGGT4D_OT_set_scale,

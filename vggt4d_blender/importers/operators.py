@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 
 import bpy
-from bpy.props import BoolProperty, FloatProperty, IntProperty, StringProperty
+from bpy.props import BoolProperty, EnumProperty, FloatProperty, IntProperty, StringProperty
 from bpy_extras.io_utils import ImportHelper
 
 logger = logging.getLogger(__name__)
@@ -66,5 +66,48 @@ class VGGT4D_OT_import_bundle(bpy.types.Operator, ImportHelper):
         return {"FINISHED"}
 
 
+class VGGT4D_OT_import_batch(bpy.types.Operator):
+    """Import every finished shot of a vggt4d batch folder, one scene or collection per shot"""
+
+    bl_idname = "vggt4d.import_batch"
+    bl_label = "Import VGGT4D Batch"
+    bl_options = {"REGISTER", "UNDO"}  # noqa: RUF012 (Blender reads a plain set)
+
+    directory: StringProperty(name="Batch Folder", subtype="DIR_PATH")
+    filter_folder: BoolProperty(default=True, options={"HIDDEN"})
+    layout_mode: EnumProperty(
+        name="One Per Shot",
+        items=(
+            ("SCENE", "Scene", "A scene per shot, set from its plate"),
+            ("COLLECTION", "Collection", "A collection per shot in the current scene"),
+        ),
+        default="SCENE",
+    )
+
+    def invoke(self, context: bpy.types.Context, event: bpy.types.Event) -> set[str]:
+        context.window_manager.fileselect_add(self)
+        return {"RUNNING_MODAL"}
+
+    def execute(self, context: bpy.types.Context) -> set[str]:
+        from ..bundle import BundleError
+        from .batch import import_batch
+
+        try:
+            result = import_batch(self.directory, one_scene_per_shot=self.layout_mode == "SCENE")
+        except BundleError as error:
+            self.report({"ERROR"}, f"Cannot import the batch {self.directory}: {error}")
+            return {"CANCELLED"}
+        for shot, sentence in result.failed:
+            self.report({"WARNING"}, f"{shot}: {sentence}")
+        for shot, problem in result.unfinished:
+            self.report({"WARNING"}, f"{shot} was not imported: the batch says {problem}")
+        for imported in result.imported:
+            for warning in imported.warnings:
+                self.report({"WARNING"}, f"{imported.shot}: {warning}")
+        self.report({"INFO"} if result.imported else {"ERROR"}, result.summary())
+        return {"FINISHED"} if result.imported else {"CANCELLED"}
+
+
 def menu_import(self, context: bpy.types.Context) -> None:
     self.layout.operator(VGGT4D_OT_import_bundle.bl_idname, text="VGGT4D Bundle (manifest.json)")
+    self.layout.operator(VGGT4D_OT_import_batch.bl_idname, text="VGGT4D Batch Folder")

@@ -67,8 +67,11 @@ def _draw_masks(layout: bpy.types.UILayout, settings: bpy.types.PropertyGroup) -
 
 
 def _draw_scene(layout: bpy.types.UILayout, settings: bpy.types.PropertyGroup) -> None:
-    """Import a bundle from disk, and orient the shot like the tracker's Solve tools do."""
-    layout.operator("vggt4d.import_bundle", icon="IMPORT")
+    """Import a bundle (or a batch folder) from disk, and orient the shot like the tracker's
+    Solve tools do."""
+    row = layout.row(align=True)
+    row.operator("vggt4d.import_bundle", icon="IMPORT")
+    row.operator("vggt4d.import_batch", text="Batch", icon="FILE_FOLDER")
     column = layout.column(align=True)
     column.label(text="Orientation (select cloud points in Edit Mode):")
     column.operator("vggt4d.set_floor", icon="VIEW_PERSPECTIVE")
