@@ -12,7 +12,7 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..bundle import BundleError
+from ..bundle_format import BundleError
 
 BATCH_FILE = "batch.json"
 BUNDLE_SUFFIX = ".vggt4d"

@@ -89,7 +89,7 @@ class VGGT4D_OT_import_batch(bpy.types.Operator):
         return {"RUNNING_MODAL"}
 
     def execute(self, context: bpy.types.Context) -> set[str]:
-        from ..bundle import BundleError
+        from ..bundle_format import BundleError
         from .batch import import_batch
 
         try:
