@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 from vggt4d.errors import VGGT4DError
 
 if TYPE_CHECKING:
+    from vggt4d.batch.runner import BatchSettings
     from vggt4d.job import JobOptions, ProgressUpdate
 
 _BAR_WIDTH = 30
@@ -56,14 +57,7 @@ def _parser() -> argparse.ArgumentParser:
     batch.add_argument("shots", nargs="?", help="folder of shots, or text / JSON shots file")
     batch.add_argument("--out", help="folder for the bundles and batch.json")
     batch.add_argument("--status", metavar="DIR", help="summarise DIR/batch.json and exit")
-    batch.add_argument(
-        "--address", help="join the Ray cluster at auto or HOST:PORT (default: a local one)"
-    )
-    batch.add_argument("--gpus-per-shot", type=float, default=1.0, help="default: 1")
-    batch.add_argument("--cpus-per-shot", type=float, default=1.0, help="default: 1")
-    batch.add_argument("--local-cpus", type=int, help="CPUs of the local cluster (default: all)")
-    batch.add_argument("--retries", type=int, default=2, help="retries of a shot whose worker died")
-    batch.add_argument("--dashboard", action="store_true", help="local Ray dashboard on 127.0.0.1")
+    _add_cluster_arguments(batch)
     _add_job_arguments(batch)
     batch.set_defaults(command=_batch)
 
@@ -80,12 +74,25 @@ def _parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--sequence", help="sequence name inside a DAVIS or Sintel root")
     evaluate.add_argument("-o", "--output", help="report folder (default: BUNDLE-eval)")
     evaluate.add_argument("--dataset", choices=("davis", "davis2017", "sintel", "tum", "bonn"))
-    evaluate.add_argument("--root", help="benchmark root for --dataset")
-    evaluate.add_argument("--weights", default="facebook/VGGT-1B", help="for --dataset runs")
-    evaluate.add_argument("--device", choices=("auto", "cuda", "cpu"), default="auto")
-    evaluate.add_argument("--max-frames", type=int, help="for --dataset: at most N per sequence")
+    evaluate.add_argument("--root", help="benchmark root for --dataset (run through batch)")
+    _add_cluster_arguments(evaluate)
+    _add_job_arguments(evaluate)
     evaluate.set_defaults(command=_eval)
     return parser
+
+
+def _add_cluster_arguments(parser: argparse.ArgumentParser) -> None:
+    """The Ray options of the commands that run a batch (`batch`, `eval --dataset`)."""
+    parser.add_argument(
+        "--address", help="join the Ray cluster at auto or HOST:PORT (default: a local one)"
+    )
+    parser.add_argument("--gpus-per-shot", type=float, default=1.0, help="default: 1")
+    parser.add_argument("--cpus-per-shot", type=float, default=1.0, help="default: 1")
+    parser.add_argument("--local-cpus", type=int, help="CPUs of the local cluster (default: all)")
+    parser.add_argument(
+        "--retries", type=int, default=2, help="retries of a shot whose worker died"
+    )
+    parser.add_argument("--dashboard", action="store_true", help="local Ray dashboard on 127.0.0.1")
 
 
 def _add_job_arguments(parser: argparse.ArgumentParser) -> None:
@@ -141,17 +148,14 @@ def _batch(arguments: argparse.Namespace) -> int:
     if not (arguments.shots and arguments.out):
         print("error: give SHOTS and --out DIR, or --status DIR", file=sys.stderr)
         return 2
-    from vggt4d.batch.cluster import ClusterOptions, require_ray
+    from vggt4d.batch.cluster import require_ray
 
     require_ray()  # before torch loads: a missing Ray is said at once
-    from vggt4d.batch.runner import BatchSettings, run_batch
+    from vggt4d.batch.runner import run_batch
     from vggt4d.batch.shots import read_shots
 
     shots = read_shots(arguments.shots, _job_options(arguments))
-    cluster = ClusterOptions(arguments.address, arguments.local_cpus, arguments.dashboard)
-    settings = BatchSettings(
-        cluster, arguments.gpus_per_shot, arguments.cpus_per_shot, arguments.retries
-    )
+    settings = _batch_settings(arguments)
     bar = _ProgressBar()
     try:
         result = run_batch(shots, arguments.out, settings, bar.update, log=bar.log)
@@ -159,6 +163,16 @@ def _batch(arguments: argparse.Namespace) -> int:
         bar.finish()
     print(record.describe(result, live=False))
     return 0 if result.all_finished() else 1
+
+
+def _batch_settings(arguments: argparse.Namespace) -> "BatchSettings":
+    from vggt4d.batch.cluster import ClusterOptions
+    from vggt4d.batch.runner import BatchSettings
+
+    cluster = ClusterOptions(arguments.address, arguments.local_cpus, arguments.dashboard)
+    return BatchSettings(
+        cluster, arguments.gpus_per_shot, arguments.cpus_per_shot, arguments.retries
+    )
 
 
 def _export(arguments: argparse.Namespace) -> int:
@@ -208,17 +222,20 @@ def _eval(arguments: argparse.Namespace) -> int:
         print(f"error: vggt4d eval needs {error.name}: pip install 'vggt4d[eval]'", file=sys.stderr)
         return 2
     if arguments.dataset:
-        from vggt4d.eval.benchmark import RunOptions, run_benchmark
-
         if not arguments.root:
             print("error: --dataset needs --root (the benchmark's folder)", file=sys.stderr)
             return 2
-        options = RunOptions(arguments.weights, arguments.device, arguments.max_frames)
+        from vggt4d.batch.cluster import require_ray
+
+        require_ray()  # before torch loads: a missing Ray is said at once
+        from vggt4d.eval.benchmark import run_benchmark
+
         bar = _ProgressBar()
         try:
             table = run_benchmark(
-                arguments.dataset, arguments.root, arguments.output, options, bar.say, bar.update
-            )
+                arguments.dataset, arguments.root, arguments.output, _job_options(arguments),
+                _batch_settings(arguments), bar.update, log=bar.log,
+            )  # fmt: skip
         finally:
             bar.finish()
         print(table)
@@ -254,11 +271,6 @@ class _ProgressBar:
         remaining = "" if eta is None else f" ETA {time.strftime('%M:%S', time.gmtime(eta))}"
         line = f"\r[{'#' * filled}{'.' * (_BAR_WIDTH - filled)}] {fraction:4.0%} {stage:<11}"
         print(line + remaining.ljust(10), end="", file=sys.stderr, flush=True)
-
-    def say(self, line: str) -> None:
-        """Print a line of its own on stderr, below the bar."""
-        self.finish()
-        print(line, file=sys.stderr, flush=True)
 
     def log(self, level: str, message: str) -> None:
         if level == "warning":

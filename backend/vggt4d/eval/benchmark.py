@@ -1,10 +1,12 @@
 """`vggt4d eval --dataset NAME --root DIR`: reconstruct and score every sequence of a public
-benchmark, then print the paper-style table with the VGGT4D paper's figures beside ours.
+benchmark through `vggt4d batch`, then print the paper-style table with the VGGT4D paper's
+figures beside ours.
 
-Each sequence's images are staged as `frame.NNNNNN.<ext>` links numbered like its ground truth
-(so bundle and truth share frame numbers), reconstructed into `<output>/<sequence>/shot.vggt4d`
-(kept: a re-run skips finished sequences), and scored into `<output>/<sequence>/eval/`. A
-sequence that fails is reported and skipped; the rest still run. The summary averages each
+Each sequence's images are staged as `<output>/plates/<sequence>/frame.NNNNNN.<ext>` links
+numbered like its ground truth (so bundle and truth share frame numbers). All sequences then
+run as one batch into `<output>/bundles/` (its batch.json, resume and cluster options apply: a
+re-run skips finished bundles), and each bundle is scored into `<output>/<sequence>/`. A
+sequence that fails is reported and left out; the rest still run. The summary averages each
 metric over the sequences that have it, as the papers do, and goes to `<output>/summary.json`.
 """
 
@@ -12,7 +14,7 @@ import json
 import os
 import shutil
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -20,10 +22,10 @@ from vggt4d.errors import InputError, VGGT4DError
 from vggt4d.eval.command import evaluate_bundle
 from vggt4d.eval.datasets import list_sequences, load_ground_truth
 from vggt4d.eval.report import LABELS, format_value
-from vggt4d.io.bundle import validate_bundle
 
 if TYPE_CHECKING:
-    from vggt4d.job import ProgressUpdate
+    from vggt4d.batch.runner import BatchSettings
+    from vggt4d.job import JobOptions, LogCallback, ProgressUpdate
 
 # VGGT4D (arXiv 2511.19971) Table 1 (DAVIS, percent) and Table 2 (camera pose), as transcribed
 # in /work/shared/reference/VGGT4D_SPEC.md's sources. The paper reports no Bonn pose and no
@@ -40,28 +42,21 @@ PAPER = {
 COLUMNS = {"davis": _MASKS, "camera": (*_CAMERA, "depth_abs_rel", "depth_delta_1_25")}
 
 
-@dataclass(frozen=True)
-class RunOptions:
-    """How each sequence is reconstructed (see `vggt4d.job.JobOptions`)."""
-
-    weights: str = "facebook/VGGT-1B"
-    device: str = "auto"
-    max_frames: int | None = None
-
-
 def run_benchmark(
     dataset: str,
     root: str | Path,
-    output: str | Path | None = None,
-    options: RunOptions | None = None,
-    report: Callable[[str], None] | None = None,
+    output: str | Path | None,
+    options: "JobOptions",
+    settings: "BatchSettings",
     progress: Callable[["ProgressUpdate"], None] | None = None,
+    log: "LogCallback | None" = None,
 ) -> str:
-    """Run every sequence of `dataset` under `root`; return the paper-style table.
-    `report(line)` hears which sequence starts and which fail; `progress` follows each
-    reconstruction (see `vggt4d.job.run_job`)."""
-    options = options or RunOptions()
-    report = report or (lambda line: None)
+    """Run every sequence of `dataset` under `root` with the job `options` on the cluster of
+    `settings`; return the paper-style table. `log(level, message)` hears each failure."""
+    from vggt4d.batch.runner import run_batch  # Ray and torch load only for a benchmark run
+    from vggt4d.batch.shots import Shot
+
+    log = log or (lambda level, message: None)
     if dataset not in PAPER:
         raise InputError(f"Unknown benchmark {dataset!r}; choose one of {', '.join(PAPER)}.")
     root = Path(root)
@@ -70,16 +65,35 @@ def run_benchmark(
     sequences = list_sequences(root, dataset)
     if not sequences:
         raise InputError(f"No {dataset} sequence found under {root}.")
-    folder = Path(output) if output else Path(f"eval-{dataset}")
+    folder = Path(output or f"eval-{dataset}").absolute()
+    weights = Path(options.weights)
+    options = replace(
+        options, weights=str(weights.absolute()) if weights.exists() else options.weights
+    )
     results: dict[str, dict[str, Any]] = {}
-    for number, sequence in enumerate(sequences, start=1):
+    shots, truths = [], {}
+    for sequence in sequences:
         name = Path(sequence).name
-        report(f"[{number}/{len(sequences)}] {name}")
         try:
-            results[name] = _run_sequence(dataset, root, sequence, folder / name, options, progress)
+            truths[name] = _truth_location(dataset, root, sequence)
+            plate = _stage(load_ground_truth(*truths[name]).image_files, folder / "plates" / name)
         except VGGT4DError as error:
-            report(f"  skipped {name}: {error}")
+            log("warning", f"{name}: {error}")
             results[name] = {"error": str(error)}
+            continue
+        shots.append(Shot(name, str(plate), options))
+    record = run_batch(shots, folder / "bundles", settings, progress, log) if shots else None
+    for entry in record.shots if record else []:
+        if entry.status not in ("done", "skipped"):
+            results[entry.name] = {"error": entry.error or entry.status}
+            continue
+        try:
+            result = evaluate_bundle(entry.bundle, *truths[entry.name], output=folder / entry.name)
+            results[entry.name] = result.values
+        except VGGT4DError as error:
+            log("warning", f"{entry.name}: {error}")
+            results[entry.name] = {"error": str(error)}
+    results = {Path(sequence).name: results[Path(sequence).name] for sequence in sequences}
     averages = average(results.values())
     summary = {
         "dataset": dataset,
@@ -87,7 +101,6 @@ def run_benchmark(
         "average": averages,
         "sequences": results,
     }
-    folder.mkdir(parents=True, exist_ok=True)
     (folder / "summary.json").write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
     return paper_table(dataset, results, averages)
 
@@ -125,37 +138,17 @@ def paper_table(dataset: str, results: dict[str, dict[str, Any]], averages: dict
     return "\n".join(lines)
 
 
-def _run_sequence(
-    dataset: str,
-    root: Path,
-    sequence: str,
-    folder: Path,
-    options: RunOptions,
-    progress: Callable[["ProgressUpdate"], None] | None,
-) -> dict[str, Any]:
-    layout = "davis" if dataset == "davis" else dataset
-    truth_path, name = (sequence, None) if dataset in ("tum", "bonn") else (root, sequence)
-    truth = load_ground_truth(truth_path, layout, name)
-    if not truth.image_files:
-        raise InputError(f"{sequence} has no images to reconstruct.")
-    bundle = folder / "shot.vggt4d"
-    if not _finished(bundle):
-        plate = _stage(truth.image_files, folder / "plate")
-        _reconstruct(plate, bundle, options, progress)
-    result = evaluate_bundle(bundle, truth_path, layout, name, folder / "eval")
-    return result.values
-
-
-def _finished(bundle: Path) -> bool:
-    try:
-        validate_bundle(bundle)
-    except VGGT4DError:
-        return False
-    return True
+def _truth_location(dataset: str, root: Path, sequence: str) -> tuple[Path, str, str | None]:
+    """(path, layout, sequence) arguments of `load_ground_truth` for one benchmark sequence."""
+    if dataset in ("tum", "bonn"):
+        return Path(sequence), dataset, None
+    return root, dataset, sequence
 
 
 def _stage(images: dict[int, Path], folder: Path) -> Path:
     """Link (or copy, where links are not allowed) each image as `frame.NNNNNN.<ext>`."""
+    if not images:
+        raise InputError("the sequence has no images to reconstruct")
     if folder.exists():
         shutil.rmtree(folder)
     folder.mkdir(parents=True)
@@ -166,15 +159,3 @@ def _stage(images: dict[int, Path], folder: Path) -> Path:
         except OSError:
             shutil.copyfile(image, target)
     return folder
-
-
-def _reconstruct(
-    plate: Path,
-    bundle: Path,
-    options: RunOptions,
-    progress: Callable[["ProgressUpdate"], None] | None,
-) -> None:
-    from vggt4d.job import JobOptions, run_job  # torch loads only when a model runs
-
-    job = JobOptions(weights=options.weights, device=options.device, max_frames=options.max_frames)
-    run_job(plate, bundle, job, progress)
