@@ -1,0 +1,297 @@
+"""Robust bundle adjustment of cameras, lens and static points (scipy's sparse least squares).
+
+Unknowns: a rotation update (axis-angle, applied on the left of the start rotation) and a
+translation per frame, a 3-D position per track, and the lens: focal as a log-scale of the
+start focal (one shared, one per frame, or none), optionally a principal-point shift, and
+optionally the polynomial radial distortion k1, k2, k3 on normalised coordinates (OpenCV's radial
+terms, Blender's POLYNOMIAL model):
+
+    x_d = x (1 + k1 r^2 + k2 r^4 + k3 r^6),   u = fx x_d + cx,   v = fy y_d + cy.
+
+The residuals are pixels on the plate under a Huber loss; the Jacobian is analytic (SO(3) left
+Jacobian for the rotation updates) and the steps come from `levenberg.minimise`, which
+eliminates the points by the Schur complement. The seven-dimensional gauge freedom is left to
+the damping and fixed afterwards by `gauge.py`.
+"""
+
+from dataclasses import dataclass
+
+import numpy as np
+from scipy.sparse import csr_matrix
+from scipy.spatial.transform import Rotation
+
+from vggt4d.solve.levenberg import minimise
+from vggt4d.solve.tracks import Tracks
+
+FOCAL_MODES = ("shared", "per-frame", "fixed")
+DISTORTION_MODELS = ("none", "polynomial")
+
+
+@dataclass(frozen=True)
+class LensModel:
+    """Which lens parameters are solved (the rest stay at their start values)."""
+
+    focal: str = "shared"
+    distortion: str = "none"
+    principal_point: bool = False
+
+
+@dataclass
+class Adjusted:
+    """The solved state, with the same conventions as the inputs."""
+
+    extrinsics: np.ndarray  # float64 [S, 3, 4] camera-from-world
+    intrinsics: np.ndarray  # float64 [S, 3, 3] plate pixels
+    distortion: np.ndarray  # float64 [3] k1, k2, k3
+    points: np.ndarray  # float64 [T, 3] world
+    errors: np.ndarray  # float64 [N] reprojection error of each observation, plate pixels
+    iterations: int
+
+
+class _Layout:
+    """Where each unknown lives in the parameter vector."""
+
+    def __init__(self, frames: int, tracks: int, lens: LensModel):
+        self.frames, self.tracks = frames, tracks
+        focal_count = {"shared": 1, "per-frame": frames, "fixed": 0}[lens.focal]
+        sizes = {
+            "rotation": 3 * frames,
+            "translation": 3 * frames,
+            "focal": focal_count,
+            "principal": 2 if lens.principal_point else 0,
+            "distortion": 3 if lens.distortion == "polynomial" else 0,
+            "points": 3 * tracks,  # last: the solver eliminates them (Schur complement)
+        }
+        self.slices, start = {}, 0
+        for name, size in sizes.items():
+            self.slices[name] = slice(start, start + size)
+            start += size
+        self.size = start
+
+    def columns(self, name: str, index: np.ndarray | None = None, width: int = 1) -> np.ndarray:
+        """Column numbers [N, width] of block `name` for the per-row `index` (None = global)."""
+        first = self.slices[name].start
+        offsets = np.arange(width)
+        if index is None:
+            return first + offsets[None, :]
+        return first + width * index[:, None] + offsets[None, :]
+
+
+def project(
+    points_camera: np.ndarray, focal: np.ndarray, centre: np.ndarray, distortion: np.ndarray
+) -> np.ndarray:
+    """Plate pixels [N, 2] of camera-space points [N, 3] (OpenCV axes) through the polynomial
+    lens: focal [N, 2] (fx, fy), centre [N, 2] or [2], distortion [3] (k1, k2, k3)."""
+    depth = points_camera[:, 2]
+    depth = np.where(np.abs(depth) > 1e-9, depth, 1e-9)
+    normalised = points_camera[:, :2] / depth[:, None]
+    radius2 = np.sum(normalised**2, axis=1)
+    k1, k2, k3 = distortion
+    factor = 1.0 + radius2 * (k1 + radius2 * (k2 + radius2 * k3))
+    return normalised * factor[:, None] * focal + centre
+
+
+def adjust(
+    tracks: Tracks,
+    points: np.ndarray,
+    extrinsics: np.ndarray,
+    intrinsics: np.ndarray,
+    distortion: np.ndarray,
+    lens: LensModel,
+    loss_scale_px: float,
+    max_iterations: int = 100,
+) -> Adjusted:
+    """One robust adjustment from the given start.
+
+    tracks: N observations of T points in S frames; points float64 [T, 3]; extrinsics [S, 3, 4];
+    intrinsics [S, 3, 3] (their fx/fy ratio is kept); distortion [3]; loss_scale_px: where the
+    Huber loss turns from quadratic to linear, plate pixels.
+    """
+    frame_count, track_count = len(extrinsics), len(points)
+    layout = _Layout(frame_count, track_count, lens)
+    start_rotations = extrinsics[:, :, :3]
+    start_focal = intrinsics[:, [0, 1], [0, 1]]
+    start_centre = intrinsics[:, :2, 2]
+    start_distortion = np.asarray(distortion, np.float64)
+    observed = tracks.xy.ravel()
+
+    def unpack(vector: np.ndarray):
+        rotations = (
+            Rotation.from_rotvec(vector[layout.slices["rotation"]].reshape(-1, 3)).as_matrix()
+            @ start_rotations
+        )
+        translations = vector[layout.slices["translation"]].reshape(-1, 3)
+        world = vector[layout.slices["points"]].reshape(-1, 3)
+        focal_values = vector[layout.slices["focal"]]
+        log_scale = np.zeros(frame_count) + (focal_values if len(focal_values) else 0.0)
+        focal = start_focal * np.exp(log_scale)[:, None]
+        centre = start_centre + (
+            vector[layout.slices["principal"]] if lens.principal_point else 0.0
+        )
+        lens_distortion = (
+            vector[layout.slices["distortion"]]
+            if lens.distortion == "polynomial"
+            else start_distortion
+        )
+        return rotations, translations, world, focal, centre, lens_distortion
+
+    def residuals(vector: np.ndarray) -> np.ndarray:
+        return _reproject(tracks, *unpack(vector)).ravel() - observed
+
+    def jacobian(vector: np.ndarray) -> csr_matrix:
+        rotvecs = vector[layout.slices["rotation"]].reshape(-1, 3)
+        return _jacobian(tracks, layout, lens, rotvecs, *unpack(vector))
+
+    start = np.zeros(layout.size)
+    start[layout.slices["translation"]] = extrinsics[:, :, 3].ravel()
+    start[layout.slices["points"]] = points.ravel()
+    if lens.distortion == "polynomial":
+        start[layout.slices["distortion"]] = start_distortion
+    result = minimise(
+        residuals,
+        jacobian,
+        start,
+        layout.slices["points"].start,
+        loss_scale_px,
+        max_iterations,
+    )
+    rotations, translations, world, focal, centre, lens_distortion = unpack(result.parameters)
+    solved_intrinsics = np.array(intrinsics, np.float64, copy=True)
+    solved_intrinsics[:, [0, 1], [0, 1]] = focal
+    solved_intrinsics[:, :2, 2] = centre
+    errors = np.linalg.norm(result.residuals.reshape(-1, 2), axis=1)
+    return Adjusted(
+        extrinsics=np.concatenate([rotations, translations[:, :, None]], axis=2),
+        intrinsics=solved_intrinsics,
+        distortion=np.array(lens_distortion, np.float64),
+        points=world,
+        errors=errors,
+        iterations=result.iterations,
+    )
+
+
+def reprojection_errors(
+    tracks: Tracks,
+    points: np.ndarray,
+    extrinsics: np.ndarray,
+    intrinsics: np.ndarray,
+    distortion: np.ndarray,
+) -> np.ndarray:
+    """Pixel distance [N] between each observation and its point's projection."""
+    pixels = _reproject(
+        tracks,
+        extrinsics[:, :, :3],
+        extrinsics[:, :, 3],
+        points,
+        intrinsics[:, [0, 1], [0, 1]],
+        intrinsics[:, :2, 2],
+        np.asarray(distortion, np.float64),
+    )
+    return np.linalg.norm(pixels - tracks.xy, axis=1)
+
+
+def _reproject(
+    tracks: Tracks,
+    rotations: np.ndarray,
+    translations: np.ndarray,
+    world: np.ndarray,
+    focal: np.ndarray,
+    centre: np.ndarray,
+    distortion: np.ndarray,
+) -> np.ndarray:
+    """Projection [N, 2] of each observation's point through its frame's camera: rotations
+    [S, 3, 3], translations [S, 3], world [T, 3], focal and centre [S, 2], distortion [3]."""
+    frame = tracks.frame
+    camera_points = (
+        np.einsum("nij,nj->ni", rotations[frame], world[tracks.track]) + translations[frame]
+    )
+    return project(camera_points, focal[frame], centre[frame], distortion)
+
+
+def _jacobian(
+    tracks: Tracks,
+    layout: _Layout,
+    lens: LensModel,
+    rotvecs: np.ndarray,
+    rotations: np.ndarray,
+    translations: np.ndarray,
+    world: np.ndarray,
+    focal: np.ndarray,
+    centre: np.ndarray,
+    distortion: np.ndarray,
+) -> csr_matrix:
+    """Analytic Jacobian [2N, P] of the residuals: each observation touches its camera's
+    rotation and translation, its point, and the lens blocks."""
+    frame, track = tracks.frame, tracks.track
+    rotated = np.einsum("nij,nj->ni", rotations[frame], world[track])  # R X  [N, 3]
+    camera = rotated + translations[frame]
+    z = np.where(np.abs(camera[:, 2]) > 1e-9, camera[:, 2], 1e-9)
+    x, y = camera[:, 0] / z, camera[:, 1] / z
+    radius2 = x * x + y * y
+    k1, k2, k3 = distortion
+    factor = 1.0 + radius2 * (k1 + radius2 * (k2 + radius2 * k3))
+    slope = k1 + radius2 * (2.0 * k2 + 3.0 * radius2 * k3)  # d factor / d r^2
+    fx, fy = focal[frame, 0], focal[frame, 1]
+    # d(u, v) / d(x, y): [N, 2, 2]
+    lens_part = np.empty((len(frame), 2, 2))
+    lens_part[:, 0, 0] = fx * (factor + 2.0 * x * x * slope)
+    lens_part[:, 0, 1] = fx * 2.0 * x * y * slope
+    lens_part[:, 1, 0] = fy * 2.0 * x * y * slope
+    lens_part[:, 1, 1] = fy * (factor + 2.0 * y * y * slope)
+    # d(x, y) / d camera point: [N, 2, 3]
+    perspective = np.zeros((len(frame), 2, 3))
+    perspective[:, 0, 0] = perspective[:, 1, 1] = 1.0 / z
+    perspective[:, 0, 2], perspective[:, 1, 2] = -x / z, -y / z
+    to_camera = lens_part @ perspective  # d(u, v) / d camera point [N, 2, 3]
+    blocks = [
+        to_camera @ (-_skew(rotated) @ _left_jacobian(rotvecs)[frame]),
+        to_camera,
+        to_camera @ rotations[frame],
+    ]
+    columns = [
+        layout.columns("rotation", frame, 3),
+        layout.columns("translation", frame, 3),
+        layout.columns("points", track, 3),
+    ]
+    count = len(frame)
+    distorted = np.stack([x * factor * fx, y * factor * fy], axis=1)[:, :, None]  # [N, 2, 1]
+    if lens.focal != "fixed":
+        blocks.append(distorted)
+        shared = lens.focal == "shared"
+        columns.append(layout.columns("focal", None if shared else frame))
+    if lens.principal_point:
+        blocks.append(np.broadcast_to(np.eye(2), (count, 2, 2)))
+        columns.append(layout.columns("principal", None, 2))
+    if lens.distortion == "polynomial":
+        powers = np.stack([radius2, radius2**2, radius2**3], axis=1)[:, None, :]  # [N, 1, 3]
+        scaled = np.stack([x * fx, y * fy], axis=1)[:, :, None]
+        blocks.append(scaled * powers)
+        columns.append(layout.columns("distortion", None, 3))
+    values = np.concatenate(blocks, axis=2)  # [N, 2, C]
+    column_index = np.concatenate([np.broadcast_to(c, (count, c.shape[1])) for c in columns], 1)
+    width = column_index.shape[1]
+    rows = np.repeat(np.arange(2 * count), width)
+    return csr_matrix(
+        (values.ravel(), (rows, np.repeat(column_index, 2, axis=0).ravel())),
+        shape=(2 * count, layout.size),
+    )
+
+
+def _skew(vectors: np.ndarray) -> np.ndarray:
+    """Cross-product matrices [N, 3, 3] of vectors [N, 3]: skew(a) @ b = a x b."""
+    result = np.zeros((len(vectors), 3, 3))
+    result[:, 0, 1], result[:, 0, 2] = -vectors[:, 2], vectors[:, 1]
+    result[:, 1, 0], result[:, 1, 2] = vectors[:, 2], -vectors[:, 0]
+    result[:, 2, 0], result[:, 2, 1] = -vectors[:, 1], vectors[:, 0]
+    return result
+
+
+def _left_jacobian(rotvecs: np.ndarray) -> np.ndarray:
+    """SO(3) left Jacobians [S, 3, 3]: exp(w + d) = exp(J_l(w) d) exp(w) to first order."""
+    angle = np.linalg.norm(rotvecs, axis=1)[:, None, None]
+    skew = _skew(rotvecs)
+    small = angle < 1e-8
+    safe = np.where(small, 1.0, angle)
+    first = np.where(small, 0.5, (1.0 - np.cos(safe)) / safe**2)
+    second = np.where(small, 1.0 / 6.0, (safe - np.sin(safe)) / safe**3)
+    return np.eye(3) + first * skew + second * (skew @ skew)

@@ -1,0 +1,296 @@
+"""The camera solve: plate tracks + robust bundle adjustment, started from VGGT4D's cameras and
+depth and gauged back into VGGT4D's world.
+
+Public entry point for any caller holding plates and network cameras (the bundle re-solve in
+`vggt4d.solve.bundle_solve`, the long-shot stitcher): `solve_cameras`.
+"""
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import asdict, dataclass, field, fields
+from typing import Any
+
+import numpy as np
+from scipy.ndimage import map_coordinates
+
+from vggt4d.errors import InputError
+from vggt4d.solve.adjust import (
+    DISTORTION_MODELS,
+    FOCAL_MODES,
+    LensModel,
+    adjust,
+    reprojection_errors,
+)
+from vggt4d.solve.gauge import Similarity, gauge_to, jitter
+from vggt4d.solve.tracks import TrackOptions, Tracks, track_plate
+
+# (stage "tracking" | "adjustment", fraction of that stage); may raise to cancel.
+SolveProgress = Callable[[str, float], None]
+
+
+@dataclass(frozen=True)
+class SolveOptions:
+    """What the solve refines and how hard it rejects outliers.
+
+    focal: "shared" (one focal length for the shot, the default for prime lenses), "per-frame"
+        (zoom shots) or "fixed" (keep the network's).
+    distortion: "none" or "polynomial" (k1, k2, k3 on normalised coordinates).
+    refine_principal_point: solve a principal point shared by all frames; otherwise it sits at
+        the plate centre.
+    outlier_rounds: re-solves after dropping observations whose error exceeds
+        max(outlier_floor_px, outlier_factor * median error).
+    """
+
+    focal: str = "shared"
+    distortion: str = "none"
+    refine_principal_point: bool = False
+    outlier_rounds: int = 2
+    outlier_floor_px: float = 0.75
+    outlier_factor: float = 4.0
+    max_iterations: int = 100
+    tracking: TrackOptions = field(default_factory=TrackOptions)
+
+    def __post_init__(self) -> None:
+        if self.focal not in FOCAL_MODES:
+            raise InputError(f"focal must be one of {FOCAL_MODES}, got {self.focal!r}.")
+        if self.distortion not in DISTORTION_MODELS:
+            raise InputError(
+                f"distortion must be one of {DISTORTION_MODELS}, got {self.distortion!r}."
+            )
+        if self.outlier_rounds < 0 or self.max_iterations < 1:
+            raise InputError("outlier_rounds must be >= 0 and max_iterations >= 1.")
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> "SolveOptions":
+        """Build from JSON-like data; unknown keys are refused so typos do not pass silently."""
+        known = {item.name for item in fields(cls)}
+        unknown = sorted(set(data) - known)
+        if unknown:
+            raise InputError(f"Unknown solve options {unknown}; known: {sorted(known)}.")
+        values = dict(data)
+        if isinstance(values.get("tracking"), Mapping):
+            try:
+                values["tracking"] = TrackOptions(**values["tracking"])
+            except TypeError as error:
+                raise InputError(f"Invalid tracking options: {error}") from error
+        return cls(**values)
+
+
+@dataclass
+class SolveResult:
+    """A solved shot in the network's world and scale.
+
+    tracks/points: the inlier observations and their 3-D points (world); errors: each inlier
+    observation's reprojection error in plate pixels; depth_scale [S]: multiply frame i's
+    network depth by it so that it unprojects through the solved camera onto the solved points.
+    """
+
+    extrinsics: np.ndarray  # float64 [S, 3, 4] camera-from-world
+    intrinsics: np.ndarray  # float64 [S, 3, 3] plate pixels
+    distortion: np.ndarray  # float64 [3] k1, k2, k3
+    tracks: Tracks
+    points: np.ndarray  # float64 [T, 3]
+    errors: np.ndarray  # float64 [N]
+    depth_scale: np.ndarray  # float64 [S]
+    gauge: Similarity
+    start_errors: np.ndarray  # float64 [N] the same observations through the network cameras
+    jitter_before: dict[str, float]
+    jitter_after: dict[str, float]
+    options: SolveOptions
+
+    def per_frame_error(self) -> np.ndarray:
+        """Mean reprojection error of each frame's inliers (plate pixels, NaN without any),
+        the per-frame figure Blender's tracker shows."""
+        frame_count = len(self.extrinsics)
+        total = np.bincount(self.tracks.frame, self.errors, minlength=frame_count)
+        count = np.bincount(self.tracks.frame, minlength=frame_count)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            return np.where(count > 0, total / np.maximum(count, 1), np.nan)
+
+    def summary(self) -> dict[str, Any]:
+        """The bundle manifest's `solve` section (docs/bundle.md)."""
+        k1, k2, k3 = (float(value) for value in self.distortion)
+        return {
+            "reprojection_error_px": {
+                "median": float(np.median(self.errors)),
+                "p90": float(np.percentile(self.errors, 90)),
+                "mean": float(np.mean(self.errors)),
+                "per_frame": [None if np.isnan(v) else float(v) for v in self.per_frame_error()],
+                "network_median": float(np.median(self.start_errors)),
+            },
+            "distortion": {"model": "polynomial", "k1": k1, "k2": k2, "k3": k3},
+            "tracks": self.tracks.track_count,
+            "observations": len(self.errors),
+            "jitter": {"before": self.jitter_before, "after": self.jitter_after},
+            "gauge_scale": self.gauge.scale,
+            "options": self.options.to_dict(),
+        }
+
+
+def solve_cameras(
+    plates: Sequence[np.ndarray],
+    extrinsics: np.ndarray,
+    intrinsics: np.ndarray,
+    depth: np.ndarray,
+    plate_to_model: Mapping[str, float],
+    exclude: Sequence[np.ndarray | None] | None = None,
+    options: SolveOptions | None = None,
+    progress: SolveProgress | None = None,
+) -> SolveResult:
+    """Solve the cameras of a shot from its plate, starting from the network's estimate.
+
+    plates: S frames uint8 [H, W, 3] RGB (or grey, or RGBA: transparent pixels are never
+        tracked), full plate resolution; a lazy sequence is read once, in order.
+    extrinsics: float64 [S, 3, 4] camera-from-world, OpenCV axes; intrinsics: float64 [S, 3, 3]
+        in plate pixels (bundle conventions, docs/bundle.md).
+    depth: float [S, h, w] network depth along the camera z axis at model resolution;
+        plate_to_model: {"scale_x", "scale_y", "offset_x", "offset_y"} mapping plate pixels
+        to depth pixels (continuous corner coordinates).
+    exclude: S bool [H, W] pixels never to track (dynamic masks, artist mattes) or None.
+    Raises InputError when the plate cannot be tracked or the sizes disagree.
+    """
+    options = options or SolveOptions()
+    extrinsics = np.asarray(extrinsics, np.float64)
+    intrinsics = np.asarray(intrinsics, np.float64)
+    frame_count = len(extrinsics)
+    if not (len(plates) == len(intrinsics) == len(depth) == frame_count):
+        raise InputError(
+            f"{len(plates)} plates, {len(extrinsics)} cameras and {len(depth)} depth maps "
+            "must be the same number of frames."
+        )
+    if frame_count < 2:
+        raise InputError("A camera solve needs at least two frames.")
+
+    def report(stage: str) -> Callable[[float], None]:
+        return lambda fraction: progress(stage, fraction) if progress else None
+
+    tracks = track_plate(plates, exclude, options.tracking, report("tracking"))
+    network_depth = _sample_depth(np.asarray(depth, np.float32), tracks, plate_to_model)
+    valid = np.isfinite(network_depth) & (network_depth > 0)
+    tracks, network_depth = tracks.subset(valid), network_depth[valid]
+    points = _unproject_tracks(tracks, network_depth, extrinsics, intrinsics)
+    start = _start_intrinsics(intrinsics, tracks, options)
+    start_errors = reprojection_errors(tracks, points, extrinsics, start, np.zeros(3))
+    lens = LensModel(options.focal, options.distortion, options.refine_principal_point)
+    state = (extrinsics, start, np.zeros(3), points)
+    errors = start_errors
+    loss_scale = max(1.0, 0.5 * float(np.median(errors)))
+    for round_index in range(options.outlier_rounds + 1):
+        report("adjustment")(round_index / (options.outlier_rounds + 1))
+        final = round_index == options.outlier_rounds
+        # Rounds that only sort out outliers stop early: their tail is outliers crawling.
+        iterations = options.max_iterations if final else min(options.max_iterations, 15)
+        adjusted = adjust(tracks, state[3], *state[:3], lens, loss_scale, iterations)
+        state = (adjusted.extrinsics, adjusted.intrinsics, adjusted.distortion, adjusted.points)
+        errors = adjusted.errors
+        if final:
+            break
+        threshold = max(options.outlier_floor_px, options.outlier_factor * np.median(errors))
+        keep = _keep_long_tracks(tracks, errors <= threshold, options.tracking.min_length)
+        kept_points = adjusted.points[np.unique(tracks.track[keep])]
+        state = (*state[:3], kept_points)
+        tracks = tracks.subset(keep)
+        network_depth, start_errors = network_depth[keep], start_errors[keep]
+        loss_scale = 1.0
+    report("adjustment")(1.0)
+    solved_extrinsics, solved_intrinsics, distortion, solved_points = state
+    gauge = gauge_to(
+        solved_extrinsics,
+        _median_depth_per_frame(
+            _camera_depth(tracks, solved_points, solved_extrinsics), tracks, frame_count
+        ),
+        extrinsics,
+        _median_depth_per_frame(network_depth, tracks, frame_count),
+    )
+    solved_extrinsics = gauge.apply_cameras(solved_extrinsics)
+    solved_points = gauge.apply_points(solved_points)
+    solved_depth = _camera_depth(tracks, solved_points, solved_extrinsics)
+    return SolveResult(
+        extrinsics=solved_extrinsics,
+        intrinsics=solved_intrinsics,
+        distortion=distortion,
+        tracks=tracks,
+        points=solved_points,
+        errors=errors,
+        depth_scale=_median_depth_per_frame(solved_depth / network_depth, tracks, frame_count),
+        gauge=gauge,
+        start_errors=start_errors,
+        jitter_before=jitter(extrinsics),
+        jitter_after=jitter(solved_extrinsics),
+        options=options,
+    )
+
+
+def _sample_depth(
+    depth: np.ndarray, tracks: Tracks, plate_to_model: Mapping[str, float]
+) -> np.ndarray:
+    """Network depth [N] under each observation (bilinear; NaN outside the depth map)."""
+    scale = np.array([plate_to_model["scale_x"], plate_to_model["scale_y"]])
+    offset = np.array([plate_to_model["offset_x"], plate_to_model["offset_y"]])
+    model_xy = tracks.xy * scale + offset - 0.5  # continuous corner -> array index
+    coordinates = np.stack([tracks.frame.astype(np.float64), model_xy[:, 1], model_xy[:, 0]])
+    return map_coordinates(depth, coordinates, order=1, mode="constant", cval=np.nan)
+
+
+def _unproject_tracks(
+    tracks: Tracks, depth: np.ndarray, extrinsics: np.ndarray, intrinsics: np.ndarray
+) -> np.ndarray:
+    """Start position [T, 3] of each track: the median over its observations of the network
+    depth unprojected through the network camera (robust to a bad depth pixel or two)."""
+    frame = tracks.frame
+    focal = intrinsics[frame][:, [0, 1], [0, 1]]
+    centre = intrinsics[frame][:, :2, 2]
+    camera = np.concatenate([(tracks.xy - centre) / focal, np.ones((len(frame), 1))], axis=1)
+    camera *= depth[:, None]
+    rotations, translations = extrinsics[frame][:, :, :3], extrinsics[frame][:, :, 3]
+    world = np.einsum("nji,nj->ni", rotations, camera - translations)
+    return np.stack(
+        [_group_median(world[:, axis], tracks.track, tracks.track_count) for axis in range(3)],
+        axis=1,
+    )
+
+
+def _start_intrinsics(intrinsics: np.ndarray, tracks: Tracks, options: SolveOptions) -> np.ndarray:
+    """The network intrinsics made to fit the lens model: one focal (the median) when it is
+    shared, the principal point at the plate centre unless the network's is kept."""
+    start = np.array(intrinsics, copy=True)
+    if options.focal == "shared":
+        start[:, 0, 0] = np.median(intrinsics[:, 0, 0])
+        start[:, 1, 1] = np.median(intrinsics[:, 1, 1])
+    start[:, 0, 2] = tracks.width / 2.0
+    start[:, 1, 2] = tracks.height / 2.0
+    return start
+
+
+def _keep_long_tracks(tracks: Tracks, keep: np.ndarray, min_length: int) -> np.ndarray:
+    """`keep`, less the observations of tracks left with fewer than `min_length` of them."""
+    lengths = np.bincount(tracks.track[keep], minlength=tracks.track_count)
+    return keep & (lengths[tracks.track] >= max(min_length, 2))
+
+
+def _camera_depth(tracks: Tracks, points: np.ndarray, extrinsics: np.ndarray) -> np.ndarray:
+    """Depth [N] of each observation's point along its camera's z axis."""
+    frame = tracks.frame
+    return (
+        np.einsum("nj,nj->n", extrinsics[frame, 2, :3], points[tracks.track])
+        + extrinsics[frame, 2, 3]
+    )
+
+
+def _median_depth_per_frame(values: np.ndarray, tracks: Tracks, frame_count: int) -> np.ndarray:
+    """Median of `values` [N] per frame [S]; frames without observations get the overall one."""
+    medians = _group_median(values, tracks.frame, frame_count)
+    return np.where(np.isfinite(medians), medians, np.median(values))
+
+
+def _group_median(values: np.ndarray, groups: np.ndarray, count: int) -> np.ndarray:
+    """Median [count] of `values` per group id (NaN for an empty group), without a loop."""
+    order = np.lexsort((values, groups))
+    sizes = np.bincount(groups, minlength=count)
+    starts = np.concatenate([[0], np.cumsum(sizes)[:-1]])
+    ordered = values[order]
+    lower = ordered[np.minimum(starts + (sizes - 1) // 2, len(values) - 1)]
+    upper = ordered[np.minimum(starts + sizes // 2, len(values) - 1)]
+    return np.where(sizes > 0, 0.5 * (lower + upper), np.nan)

@@ -1,0 +1,85 @@
+"""The solve's gauge, and the jitter of a camera path.
+
+A bundle adjustment is defined only up to a similarity (rotation, translation, scale). We fix it
+by the similarity that best maps the solved cameras onto the network's, so the solved shot stays
+in VGGT4D's world and scale. Each camera contributes its centre and a point on its optical axis
+at its median scene depth: the centres carry the gauge on a travelling shot, the axis points
+still determine it on a tripod (nodal) shot, where all centres coincide.
+"""
+
+from dataclasses import dataclass
+
+import numpy as np
+from scipy.spatial.transform import Rotation
+
+from vggt4d.geometry import invert_se3
+
+
+@dataclass(frozen=True)
+class Similarity:
+    """x' = scale * rotation @ x + translation (world to world)."""
+
+    scale: float
+    rotation: np.ndarray  # float64 [3, 3]
+    translation: np.ndarray  # float64 [3]
+
+    def apply_points(self, points: np.ndarray) -> np.ndarray:
+        """World points [..., 3] moved by the similarity."""
+        return self.scale * points @ self.rotation.T + self.translation
+
+    def apply_cameras(self, extrinsics: np.ndarray) -> np.ndarray:
+        """Camera-from-world [S, 3, 4] of the same cameras in the moved world: they see every
+        moved point where they saw the original (camera depths grow by `scale`)."""
+        rotations = extrinsics[:, :, :3] @ self.rotation.T
+        translations = self.scale * extrinsics[:, :, 3] - rotations @ self.translation
+        return np.concatenate([rotations, translations[:, :, None]], axis=2)
+
+
+def fit_similarity(source: np.ndarray, target: np.ndarray) -> Similarity:
+    """Least-squares similarity with target ~ scale * R @ source + t (Umeyama 1991), for
+    corresponding points [N, 3]; the rotation comes from scipy's Kabsch solver."""
+    source_mean, target_mean = source.mean(axis=0), target.mean(axis=0)
+    source_centred, target_centred = source - source_mean, target - target_mean
+    rotation = Rotation.align_vectors(target_centred, source_centred)[0].as_matrix()
+    spread = float(np.sum(source_centred**2))
+    scale = float(np.sum(target_centred * (source_centred @ rotation.T)) / spread)
+    return Similarity(scale, rotation, target_mean - scale * rotation @ source_mean)
+
+
+def gauge_to(
+    extrinsics: np.ndarray,
+    depths: np.ndarray,
+    reference_extrinsics: np.ndarray,
+    reference_depths: np.ndarray,
+) -> Similarity:
+    """The similarity moving cameras `extrinsics` onto `reference_extrinsics` (both [S, 3, 4]);
+    depths [S] are each camera's median scene depth in its own world (> 0)."""
+    return fit_similarity(
+        _anchor_points(extrinsics, depths), _anchor_points(reference_extrinsics, reference_depths)
+    )
+
+
+def _anchor_points(extrinsics: np.ndarray, depths: np.ndarray) -> np.ndarray:
+    centres = invert_se3(extrinsics)[:, :, 3]
+    axes = extrinsics[:, 2, :3]  # the optical axis is the third row of R, in world coordinates
+    return np.concatenate([centres, centres + depths[:, None] * axes])
+
+
+def jitter(extrinsics: np.ndarray) -> dict[str, float]:
+    """High-frequency content of a camera path: the RMS of second differences of the camera
+    centres (world units, and as a fraction of the median step between frames) and of the
+    rotations (degrees). A smooth dolly has near zero; a shaky solve does not."""
+    if len(extrinsics) < 3:
+        return {"position": 0.0, "position_relative": 0.0, "rotation_deg": 0.0}
+    centres = invert_se3(extrinsics)[:, :, 3]
+    acceleration = centres[2:] - 2 * centres[1:-1] + centres[:-2]
+    position = float(np.sqrt(np.mean(np.sum(acceleration**2, axis=1))))
+    step = float(np.median(np.linalg.norm(np.diff(centres, axis=0), axis=1)))
+    rotations = Rotation.from_matrix(extrinsics[:, :, :3])
+    steps = rotations[1:] * rotations[:-1].inv()
+    turn = (steps[1:] * steps[:-1].inv()).magnitude()
+    return {
+        "position": position,
+        "position_relative": position / step if step > 0 else 0.0,
+        "rotation_deg": float(np.degrees(np.sqrt(np.mean(turn**2)))),
+    }

@@ -1,0 +1,100 @@
+"""The camera solve on Blender-rendered shots: from network-like cameras to a matchmove."""
+
+import numpy as np
+import pytest
+
+from tests.backend.solve.conftest import (
+    PLATE_TO_MODEL,
+    distort_shot,
+    network_estimate,
+    trajectory_error,
+)
+from vggt4d.solve.camera_solve import SolveOptions, solve_cameras
+
+
+def _solve(shot, network, options=None, masks=True):
+    return solve_cameras(
+        list(shot.plates),
+        network.extrinsics,
+        network.intrinsics,
+        network.depth,
+        PLATE_TO_MODEL,
+        exclude=list(shot.movers) if masks else None,
+        options=options,
+    )
+
+
+def test_solve_reaches_matchmove_accuracy(shot):
+    network = network_estimate(shot)
+    result = _solve(shot, network)
+    summary = result.summary()
+    errors = summary["reprojection_error_px"]
+    network_ate = trajectory_error(network.extrinsics, shot.extrinsics)
+    solved_ate = trajectory_error(result.extrinsics, shot.extrinsics)
+    focal_ratio = result.intrinsics[:, 0, 0] / shot.intrinsics[:, 0, 0]
+    assert errors["median"] <= 0.25
+    assert errors["network_median"] > 10 * errors["median"]
+    assert solved_ate <= 0.1 * network_ate, (solved_ate, network_ate)
+    assert np.all(np.abs(focal_ratio - 1.0) <= 0.01), focal_ratio
+    assert (
+        summary["jitter"]["after"]["rotation_deg"]
+        < 0.2 * summary["jitter"]["before"]["rotation_deg"]
+    )
+    assert summary["distortion"] == {"model": "polynomial", "k1": 0.0, "k2": 0.0, "k3": 0.0}
+    # Gauged into the network's world: the solved path overlays the network's, not elsewhere.
+    assert trajectory_error(result.extrinsics, network.extrinsics) < 2 * network_ate
+    assert 0.8 < result.gauge.scale < 1.25
+
+
+def test_no_track_lands_on_a_masked_pixel(shot):
+    network = network_estimate(shot)
+    result = _solve(shot, network, SolveOptions(outlier_rounds=0, max_iterations=1))
+    columns = np.floor(result.tracks.xy[:, 0]).astype(int)
+    rows = np.floor(result.tracks.xy[:, 1]).astype(int)
+    assert not shot.movers[result.tracks.frame, rows, columns].any()
+
+
+def test_polynomial_distortion_recovers_k1(shot):
+    k1, k2 = -0.12, 0.03
+    distorted = distort_shot(shot, k1, k2)
+    network = network_estimate(distorted, seed=2)
+    result = _solve(distorted, network, SolveOptions(distortion="polynomial"))
+    assert abs(result.distortion[0] - k1) <= 0.02, result.distortion
+    assert result.summary()["reprojection_error_px"]["median"] <= 0.25
+    plain = _solve(distorted, network)
+    assert (
+        plain.summary()["reprojection_error_px"]["median"]
+        > result.summary()["reprojection_error_px"]["median"]
+    )
+
+
+def test_masks_beat_no_masks_when_movers_fill_the_frame(crowded_shot):
+    assert crowded_shot.movers.mean() > 0.2
+    network = network_estimate(crowded_shot, seed=4)
+    masked = _solve(crowded_shot, network)
+    unmasked = _solve(crowded_shot, network, masks=False)
+    masked_ate = trajectory_error(masked.extrinsics, crowded_shot.extrinsics)
+    unmasked_ate = trajectory_error(unmasked.extrinsics, crowded_shot.extrinsics)
+    assert masked_ate < unmasked_ate, (masked_ate, unmasked_ate)
+
+
+def test_per_frame_focal_and_fixed_focal(shot):
+    network = network_estimate(shot, focal_error=0.0)
+    fixed = _solve(shot, network, SolveOptions(focal="fixed"))
+    np.testing.assert_allclose(fixed.intrinsics[:, 0, 0], network.intrinsics[:, 0, 0])
+    per_frame = _solve(shot, network, SolveOptions(focal="per-frame"))
+    assert per_frame.summary()["reprojection_error_px"]["median"] <= 0.25
+
+
+def test_too_few_frames_is_a_clear_error(shot):
+    from vggt4d.errors import InputError
+
+    network = network_estimate(shot)
+    with pytest.raises(InputError, match="two frames"):
+        solve_cameras(
+            list(shot.plates[:1]),
+            network.extrinsics[:1],
+            network.intrinsics[:1],
+            network.depth[:1],
+            PLATE_TO_MODEL,
+        )
