@@ -22,7 +22,8 @@ from vggt4d.eval.depth import DepthScores, depth_scores
 from vggt4d.eval.groundtruth import GroundTruth
 from vggt4d.eval.masks import MaskScores, mask_scores
 from vggt4d.geometry import homogeneous, invert_se3
-from vggt4d.io.bundle import MANIFEST, BundleData
+from vggt4d.io.bundle import BundleData
+from vggt4d.io.bundle_format import MANIFEST
 
 MIN_CAMERA_FRAMES = 3
 # Report keys in table order; each is None when the ground truth lacks what it needs.
