@@ -132,9 +132,14 @@ def read_image(path: Path, flags: int = cv2.IMREAD_UNCHANGED) -> np.ndarray:
 
 
 def read_binary_mask(path: Path) -> np.ndarray:
-    """A mask image -> bool [H, W]: any non-zero pixel (in any channel) is moving."""
+    """A mask image -> bool [H, W]: non-zero = moving. Grey or colour: any non-zero channel;
+    with an alpha channel that varies, the alpha (a matte); with a constant alpha, the colour."""
     image = read_image(path)
-    return image.any(axis=2) if image.ndim == 3 else image > 0
+    if image.ndim == 2:
+        return image > 0
+    if image.shape[2] == 4 and image[..., 3].min() != image[..., 3].max():
+        return image[..., 3] > 0
+    return image[..., :3].any(axis=2)
 
 
 def _read_generic_depth(path: Path) -> np.ndarray:

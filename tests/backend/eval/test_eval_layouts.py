@@ -128,3 +128,21 @@ def test_unusable_folders_say_why(tmp_path: Path) -> None:
     (tmp_path / "trajectory.txt").write_text("0 1 2\n")
     with pytest.raises(InputError, match="Cannot read the TUM trajectory"):
         load_ground_truth(tmp_path)
+
+
+def test_generic_masks_in_any_image_form(tmp_path: Path) -> None:
+    """Grey, colour, 16-bit, and RGBA (opaque: the colour counts; a matte: the alpha counts)."""
+    moving = moving_box((24, 32), 1)
+    forms = {
+        "grey": np.where(moving, 1, 0).astype(np.uint8),
+        "wide": np.where(moving, 65535, 0).astype(np.uint16),
+        "colour": np.where(moving[..., None], [0, 0, 200], 0).astype(np.uint8),
+        "opaque": np.where(moving[..., None], [0, 9, 0, 255], [0, 0, 0, 255]).astype(np.uint8),
+        "matte": np.where(moving[..., None], [80, 80, 80, 255], [80, 80, 80, 0]).astype(np.uint8),
+    }
+    (tmp_path / "masks").mkdir()
+    for number, (name, image) in enumerate(forms.items()):
+        cv2.imwrite(str(tmp_path / "masks" / f"{name}.{number}.png"), image)
+    truth = load_ground_truth(tmp_path, "generic")
+    for number in range(len(forms)):
+        np.testing.assert_array_equal(truth.read_mask(truth.mask_files[number])[0], moving)
