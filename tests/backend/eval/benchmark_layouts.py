@@ -123,3 +123,33 @@ def make_tum(
         lines.append(f"{stamp:.4f} " + " ".join(f"{v:.9f}" for v in (*pose[:3, 3], x, y, z, w)))
     (folder / "groundtruth.txt").write_text("\n".join(lines) + "\n")
     return stamps
+
+
+def uncorrelated_offsets(centres: np.ndarray, rms: float, seed: int) -> np.ndarray:
+    """Offsets with zero mean and zero covariance with the centres: Umeyama's best similarity
+    of the moved path onto the true one is then a pure scale s = V / (V + D), and the ATE is
+    sqrt(V D / (V + D)) for V = mean |c - mean c|^2 and D = mean |offset|^2."""
+    offsets = np.random.default_rng(seed).normal(size=centres.shape)
+    design = np.concatenate([centres - centres.mean(0), np.ones((len(centres), 1))], axis=1)
+    offsets -= design @ np.linalg.lstsq(design, offsets, rcond=None)[0]
+    return offsets * rms / np.sqrt(np.mean(np.sum(offsets**2, axis=1)))
+
+
+def perturbed_in_another_world(
+    world_from_cam: np.ndarray, rms: float, seed: int
+) -> tuple[np.ndarray, float]:
+    """(cam_from_world [N, 3, 4] of the cameras moved by `uncorrelated_offsets`, expressed in a
+    world rotated, shifted and scaled by 0.3 as a monocular reconstruction would be; the ATE
+    that the move causes, in the truth's units)."""
+    centres = world_from_cam[:, :3, 3]
+    offsets = uncorrelated_offsets(centres, rms, seed)
+    variance = np.mean(np.sum((centres - centres.mean(0)) ** 2, axis=1))
+    drift = np.mean(np.sum(offsets**2, axis=1))
+    moved = world_from_cam.copy()
+    moved[:, :3, 3] += offsets
+    world = np.eye(4)
+    world[:3, :3] = 0.3 * Rotation.from_euler("xyz", [20, -50, 10], degrees=True).as_matrix()
+    world[:3, 3] = [1.0, -2.0, 0.5]
+    moved = world @ moved
+    moved[:, :3, :3] /= 0.3
+    return np.linalg.inv(moved)[:, :3], float(np.sqrt(variance * drift / (variance + drift)))

@@ -9,10 +9,9 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from scipy.spatial.transform import Rotation
 
 from tests.backend.conftest import make_bundle_data
-from tests.backend.eval.benchmark_layouts import orbit, write_image
+from tests.backend.eval.benchmark_layouts import orbit, perturbed_in_another_world, write_image
 from vggt4d.io.bundle import write_bundle
 from vggt4d.io.exports import export_tum
 
@@ -25,16 +24,6 @@ def run_cli(*arguments: str) -> subprocess.CompletedProcess:
     return subprocess.run(
         [str(SCRIPT), *arguments], capture_output=True, text=True, timeout=300, check=False
     )
-
-
-def uncorrelated_offsets(centres: np.ndarray, rms: float, seed: int) -> np.ndarray:
-    """Offsets with zero mean and zero covariance with the centres: Umeyama's best similarity
-    of the moved path onto the true one is then a pure scale s = V / (V + D), and the ATE is
-    sqrt(V D / (V + D)) for V = mean |c - mean c|^2 and D = mean |offset|^2."""
-    offsets = np.random.default_rng(seed).normal(size=centres.shape)
-    design = np.concatenate([centres - centres.mean(0), np.ones((len(centres), 1))], axis=1)
-    offsets -= design @ np.linalg.lstsq(design, offsets, rcond=None)[0]
-    return offsets * rms / np.sqrt(np.mean(np.sum(offsets**2, axis=1)))
 
 
 def truth_masks() -> np.ndarray:
@@ -67,23 +56,12 @@ def shot(tmp_path_factory: pytest.TempPathFactory) -> dict:
             folder / "depth" / f"depth.{frame}.png", np.round(depth * 1000).astype(np.uint16)
         )
 
-    centres = truth_poses[:, :3, 3]
-    offsets = uncorrelated_offsets(centres, rms=0.08, seed=3)
-    variance = np.mean(np.sum((centres - centres.mean(0)) ** 2, axis=1))
-    drift = np.mean(np.sum(offsets**2, axis=1))
-    estimate = truth_poses.copy()
-    estimate[:, :3, 3] += offsets
-    # The bundle's world is an arbitrary similarity of the truth's (VGGT: first camera, no scale).
-    world = np.eye(4)
-    world[:3, :3] = 0.3 * Rotation.from_euler("xyz", [20, -50, 10], degrees=True).as_matrix()
-    world[:3, 3] = [1.0, -2.0, 0.5]
-    estimate = world @ estimate
-    estimate[:, :3, :3] /= 0.3
+    extrinsics, ate = perturbed_in_another_world(truth_poses, rms=0.08, seed=3)
     masks = truth_masks()
     masks[:, 10:30, :] |= np.roll(masks[:, 10:30, :], 4, axis=2)  # 4 columns too wide
     bundle = replace(
         base,
-        extrinsics=np.linalg.inv(estimate)[:, :3],
+        extrinsics=extrinsics,
         model_width=WIDTH,
         model_height=HEIGHT,
         plate_to_model={"scale_x": 1.0, "scale_y": 1.0, "offset_x": 0.0, "offset_y": 0.0},
@@ -95,7 +73,7 @@ def shot(tmp_path_factory: pytest.TempPathFactory) -> dict:
     return {
         "truth": folder,
         "bundle": write_bundle(root / "shot.vggt4d", bundle),
-        "ate": np.sqrt(variance * drift / (variance + drift)),
+        "ate": ate,
         "j": 16 * 20 / (20 * 20),  # each true box is 16 wide, each prediction 20
     }
 
