@@ -159,7 +159,8 @@ def _plot_depth_and_solve(axis: Any, evaluation: Evaluation) -> None:
     if per_frame:
         solve = axis.twinx() if evaluation.depth is not None else axis
         values = [math.nan if value is None else value for value in per_frame]
-        solve.plot(range(len(values)), values, "c-", label="solve error (px, by frame index)")
+        frames = evaluation.frames if len(evaluation.frames) == len(values) else range(len(values))
+        solve.plot(frames, values, "c.-", label="solve reprojection error (px)")
         solve.set_ylabel("reprojection error (px)")
         solve.legend(loc="upper right")
     axis.set_xlabel("frame")

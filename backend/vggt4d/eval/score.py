@@ -46,6 +46,7 @@ class Evaluation:
 
     sequence: str
     layout: str
+    frames: list[int] = field(default_factory=list)  # every frame of the bundle
     camera: CameraErrors | None = None
     camera_frames: list[int] = field(default_factory=list)
     masks: MaskScores | None = None
@@ -93,7 +94,7 @@ def evaluate(bundle: BundleData, truth: GroundTruth, bundle_path: Path | None = 
             f"The bundle (frames {bundle.frames[0]}..{bundle.frames[-1]}) and the ground truth "
             f"{truth.name} share no frame number; check the sequence and its frame numbering."
         )
-    evaluation = Evaluation(sequence=truth.name, layout=truth.layout)
+    evaluation = Evaluation(sequence=truth.name, layout=truth.layout, frames=list(bundle.frames))
     index = {frame: position for position, frame in enumerate(bundle.frames)}
     _score_camera(evaluation, bundle, truth, index)
     _score_masks(evaluation, bundle, truth, index)
