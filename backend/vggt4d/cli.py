@@ -104,7 +104,19 @@ def _add_job_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--device", choices=("auto", "cuda", "cpu"), default="auto")
     parser.add_argument("--no-refine", action="store_true", help="skip mask refinement")
-    parser.add_argument("--mode", choices=("crop", "pad"), default="crop")
+    parser.add_argument(
+        "--mode",
+        choices=("auto", "crop", "pad"),
+        default="auto",
+        help="model input: crop (official default; cuts tall plates), pad (whole plate), "
+        "auto (crop unless it would cut, then pad)",
+    )
+    parser.add_argument(
+        "--video-start",
+        type=int,
+        default=1,
+        help="plate frame number of a video's first frame (a Movie Clip's start, e.g. 1001)",
+    )
     parser.add_argument("--point-budget", type=int, help="most static points to keep")
 
 
@@ -114,6 +126,7 @@ def _job_options(arguments: argparse.Namespace) -> "JobOptions":
     defaults = JobOptions()
     return JobOptions(
         frames=arguments.frames,
+        video_frame_start=arguments.video_start,
         max_frames=arguments.max_frames,
         weights=arguments.weights,
         device=arguments.device,

@@ -20,11 +20,17 @@ import torch
 from vggt4d import pipeline
 from vggt4d.errors import CancelledError, InputError, OutOfMemoryError
 from vggt4d.io.bundle import BundleData, write_bundle
-from vggt4d.io.footage import Footage, FrameRange, read_footage
+from vggt4d.io.footage import MAX_FRAME_NUMBER, Footage, FrameRange, read_footage
 from vggt4d.option_types import options_from_json
 from vggt4d.pipeline import ReconstructOptions
 from vggt4d.pointcloud import CloudOptions, PointClouds, build_point_clouds
-from vggt4d.preprocess import PlateMapping, preprocess_frames
+from vggt4d.preprocess import (
+    JOB_MODES,
+    PlateMapping,
+    preprocess_frames,
+    resolve_mode,
+    unseen_rows,
+)
 from vggt4d.weights import describe_weights, load_model
 
 DEFAULT_WEIGHTS = "facebook/VGGT-1B"
@@ -52,6 +58,8 @@ class JobOptions:
     """Everything a job can be asked to do; `to_dict` goes into the manifest and the protocol.
 
     frames: "START:END:STRIDE" in plate frame numbers (see FrameRange.parse), None = all.
+    video_frame_start: the plate number of a video's first frame (a Blender Movie Clip that
+        starts at 1001 gives 1001); image sequences keep the numbers in their file names.
     masks_dir: a folder of artist masks at plate resolution, one image per frame, matched to
         plate frame numbers by the last number in the file name (`mask.001001.png`).
     confidence_percentile / confidence_threshold / point_budget: point cloud filters
@@ -60,11 +68,12 @@ class JobOptions:
     """
 
     frames: str | None = None
+    video_frame_start: int = 1
     max_frames: int | None = None
     weights: str = DEFAULT_WEIGHTS
     device: str = "auto"
     masks_dir: str | None = None
-    preprocess_mode: str = "crop"
+    preprocess_mode: str = "auto"
     confidence_percentile: float = 25.0
     confidence_threshold: float | None = None
     point_budget: int | None = 2_000_000
@@ -74,6 +83,10 @@ class JobOptions:
         """Refuse bad values here, before any work, with a message naming the option."""
         if self.frames is not None:
             FrameRange.parse(self.frames)
+        if not 0 <= self.video_frame_start <= MAX_FRAME_NUMBER:
+            raise InputError(
+                f"video_frame_start must be in 0..{MAX_FRAME_NUMBER}, got {self.video_frame_start}."
+            )
         for name in ("max_frames", "point_budget"):
             value = getattr(self, name)
             if value is not None and (not isinstance(value, int) or value < 1):
@@ -82,8 +95,10 @@ class JobOptions:
             raise InputError(
                 f"confidence_percentile must be in [0, 100), got {self.confidence_percentile!r}."
             )
-        if self.preprocess_mode not in ("crop", "pad"):
-            raise InputError(f"preprocess_mode must be crop or pad, got {self.preprocess_mode!r}.")
+        if self.preprocess_mode not in JOB_MODES:
+            raise InputError(
+                f"preprocess_mode must be one of {JOB_MODES}, got {self.preprocess_mode!r}."
+            )
         if not isinstance(self.weights, str) or not isinstance(self.device, str):
             raise InputError("weights and device must be strings.")
 
@@ -202,7 +217,13 @@ def _run(
     started = time.perf_counter()
     tracker.update("ingest", 0.0)
     frame_range = FrameRange.parse(options.frames) if options.frames else None
-    footage = read_footage(input_path, frame_range, options.max_frames, stage_progress("ingest"))
+    footage = read_footage(
+        input_path,
+        frame_range,
+        options.max_frames,
+        stage_progress("ingest"),
+        first_video_frame=options.video_frame_start,
+    )
     for warning in footage.warnings:
         report("warning", warning)
     report("info", f"Read {len(footage.frames)} frames of {footage.width}x{footage.height}.")
@@ -211,7 +232,18 @@ def _run(
     check_cancel()
     started = time.perf_counter()
     tracker.update("preprocess", 0.0)
-    images, mapping = preprocess_frames(footage.frames, options.preprocess_mode)
+    mode = resolve_mode(
+        options.preprocess_mode, footage.width, footage.height, footage.pixel_aspect
+    )
+    images, mapping = preprocess_frames(footage.frames, mode, footage.pixel_aspect)
+    top, bottom = unseen_rows(mapping)
+    if top or bottom:
+        report(
+            "warning",
+            f"Crop mode leaves {top + bottom} of the plate's {footage.height} rows out of the "
+            f"reconstruction (top {top}, bottom {bottom}): no camera solve, points or masks "
+            "come from them. Use preprocess mode auto or pad to keep the whole plate.",
+        )
     artist_masks = _read_artist_masks(options.masks_dir, footage, mapping, report)
     timings["preprocess"] = time.perf_counter() - started
 
@@ -259,7 +291,7 @@ def _run(
         "timings": timings,
         "software": software_versions(device),
     }
-    data = _bundle_data(footage, mapping, options, reconstruction, clouds, provenance)
+    data = _bundle_data(footage, output_path, mapping, options, reconstruction, clouds, provenance)
     bundle = write_bundle(output_path, data)
     tracker.update("bundle", 1.0)
     report("info", f"Wrote {bundle}.")
@@ -268,6 +300,7 @@ def _run(
 
 def _bundle_data(
     footage: Footage,
+    output_path: Path,
     mapping: PlateMapping,
     options: JobOptions,
     reconstruction: pipeline.Reconstruction,
@@ -277,18 +310,17 @@ def _bundle_data(
     """Cameras and masks moved onto the plate, the clouds, and the model/options/timings/
     software dicts of the manifest."""
     return BundleData(
-        source={
-            "path": footage.path,
-            "kind": footage.kind,
-            "frame_start": footage.frame_numbers[0],
-        },
+        source=footage.source_record(output_path),
         plate_width=footage.width,
+        plate_pixel_aspect=footage.pixel_aspect,
         plate_height=footage.height,
         fps=float(footage.fps),
         frames=list(footage.frame_numbers),
         model_width=mapping.model_width,
         model_height=mapping.model_height,
-        preprocess_mode=options.preprocess_mode,
+        preprocess_mode=resolve_mode(
+            options.preprocess_mode, footage.width, footage.height, footage.pixel_aspect
+        ),
         plate_to_model={
             "scale_x": mapping.scale_x,
             "scale_y": mapping.scale_y,

@@ -30,6 +30,7 @@ from vggt4d.errors import InputError
 TARGET_SIZE = 518
 PATCH_SIZE = 14
 MODES = ("crop", "pad")
+JOB_MODES = ("auto", *MODES)
 _PAD_VALUE = 1.0  # white, as the official loader
 
 
@@ -181,10 +182,16 @@ def _pad(tensor: torch.Tensor, height: int, width: int) -> tuple[torch.Tensor, i
     return torch.nn.functional.pad(tensor, padding, value=_PAD_VALUE), left, top
 
 
-def _preprocess_one(image: Image.Image, mode: str) -> tuple[torch.Tensor, PlateMapping]:
-    """One RGB PIL image -> float32 ``[3, H, W]`` in [0, 1] and its mapping."""
+def _preprocess_one(
+    image: Image.Image, mode: str, pixel_aspect: float = 1.0
+) -> tuple[torch.Tensor, PlateMapping]:
+    """One RGB PIL image -> float32 ``[3, H, W]`` in [0, 1] and its mapping.
+
+    Non-square pixels (``pixel_aspect`` = pixel width / height) are desqueezed in the same
+    resize: the model sizes come from the displayed picture, so it sees true proportions.
+    """
     width, height = image.size
-    new_width, new_height = _resized_size(width, height, mode)
+    new_width, new_height = _resized_size(round(width * pixel_aspect), height, mode)
     resized = image.resize((new_width, new_height), Image.Resampling.BICUBIC)
     tensor = torch.from_numpy(np.asarray(resized).copy()).permute(2, 0, 1).float().div(255)
     offset_x = offset_y = 0
@@ -263,17 +270,37 @@ def load_and_preprocess_images(paths: Sequence[str | Path], mode: str = "crop") 
     return images
 
 
+def resolve_mode(mode: str, width: int, height: int, pixel_aspect: float = 1.0) -> str:
+    """``auto`` -> ``crop`` when the crop keeps the whole plate (landscape), else ``pad``, so
+    the model sees every pixel of a portrait or tall plate; ``crop``/``pad`` are kept."""
+    if mode != "auto":
+        _check_mode(mode)
+        return mode
+    _new_width, new_height = _resized_size(round(width * pixel_aspect), height, "crop")
+    return "crop" if new_height <= TARGET_SIZE else "pad"
+
+
+def unseen_rows(mapping: PlateMapping) -> tuple[int, int]:
+    """Plate rows (top, bottom) a crop left out of the model image (0, 0 when none)."""
+    top = max(0.0, -mapping.offset_y / mapping.scale_y)
+    bottom = max(
+        0.0, mapping.plate_height - (mapping.model_height - mapping.offset_y) / mapping.scale_y
+    )
+    return round(top), round(bottom)
+
+
 def preprocess_frames(
-    frames: Sequence[np.ndarray], mode: str = "crop"
+    frames: Sequence[np.ndarray], mode: str = "auto", pixel_aspect: float = 1.0
 ) -> tuple[torch.Tensor, PlateMapping]:
     """In-memory uint8 RGB frames ``[H, W, 3]`` (one plate size) -> ``[S, 3, H', W']`` + mapping.
 
     Same arithmetic as the file loader; the frames of one shot share one mapping, so mixed
-    plate sizes are refused instead of padded.
+    plate sizes are refused instead of padded. ``mode`` may be ``auto`` (``resolve_mode``);
+    ``pixel_aspect`` desqueezes anamorphic plates.
     """
-    _check_mode(mode)
     if not frames:
         raise InputError("No frames to preprocess.")
+    mode = resolve_mode(mode, frames[0].shape[1], frames[0].shape[0], pixel_aspect)
     plate_shape = frames[0].shape
     tensors = []
     mapping = None
@@ -287,6 +314,6 @@ def preprocess_frames(
                 f"Frame {index} is {frame.shape[1]}x{frame.shape[0]}, "
                 f"frame 0 is {plate_shape[1]}x{plate_shape[0]}: one shot needs one resolution."
             )
-        tensor, mapping = _preprocess_one(Image.fromarray(frame, mode="RGB"), mode)
+        tensor, mapping = _preprocess_one(Image.fromarray(frame, mode="RGB"), mode, pixel_aspect)
         tensors.append(tensor)
     return torch.stack(tensors), mapping

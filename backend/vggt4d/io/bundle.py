@@ -68,6 +68,7 @@ class BundleData:
     options: dict[str, Any]
     timings: dict[str, float]
     software: dict[str, str]
+    plate_pixel_aspect: float = 1.0  # sample aspect ratio: pixel width / height
 
 
 def write_bundle(path: str | Path, data: BundleData) -> Path:
@@ -135,6 +136,7 @@ def read_bundle(path: str | Path) -> BundleData:
             options=manifest["options"],
             timings=manifest["timings"],
             software=manifest["software"],
+            plate_pixel_aspect=bundle.pixel_aspect,
         )
 
 
@@ -234,7 +236,12 @@ def _write_contents(root: Path, data: BundleData) -> None:
         "format": FORMAT,
         "version": VERSION,
         "source": data.source,
-        "plate": {"width": data.plate_width, "height": data.plate_height, "fps": data.fps},
+        "plate": {
+            "width": data.plate_width,
+            "height": data.plate_height,
+            "fps": data.fps,
+            "pixel_aspect": float(data.plate_pixel_aspect),
+        },
         "frames": [int(frame) for frame in data.frames],
         "model_input": {
             "width": data.model_width,

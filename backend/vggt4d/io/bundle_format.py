@@ -83,6 +83,7 @@ class Bundle:
     intrinsics: np.ndarray  # float64 [S, 3, 3] plate pixels
     refined_masks: list[Path]
     coarse_masks: list[Path]
+    pixel_aspect: float = 1.0  # the plate's sample aspect ratio: pixel width / height
 
     @property
     def shot_name(self) -> str:
@@ -185,6 +186,7 @@ def read_bundle(path: str | Path) -> Bundle:
         intrinsics=intrinsics,
         refined_masks=[directory / relative for relative in files["refined_masks"]["paths"]],
         coarse_masks=[directory / relative for relative in files["coarse_masks"]["paths"]],
+        pixel_aspect=float(plate.get("pixel_aspect", 1.0)),
     )
 
 

@@ -1,36 +1,37 @@
 """Read a shot (video file or image sequence) into uint8 RGB frames with plate frame numbers.
 
 Only the frames that will be reconstructed are decoded: the range, stride and frame cap are
-resolved on frame numbers first, then a video is read with grab/skip (or a seek over long
-gaps) and a sequence opens just the selected files. Frame numbers are those of the plate:
-a sequence keeps the numbers in its file names (``shot.1001.png`` is frame 1001); a video's
-frames are numbered from ``first_video_frame`` (1 by default, as Blender's movie clips).
+resolved on frame numbers first, then a video is decoded up to (or sought over long gaps to)
+each selected frame (``io.video``) and a sequence opens just the selected files. Frame numbers
+are those of the plate: a sequence keeps the numbers in its file names (``shot.1001.png`` is
+frame 1001); a video's frames are numbered by timestamp from ``first_video_frame`` (1 by
+default; a Movie Clip starting at 1001 gives 1001), as Blender's Movie Clip places them.
 """
 
 from __future__ import annotations
 
 import glob
 import itertools
-import logging
 import os
 import re
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import cv2
 import numpy as np
 
 from vggt4d.errors import InputError
-
-logger = logging.getLogger(__name__)
+from vggt4d.io import video
 
 VIDEO_EXTENSIONS = frozenset(
     {".mp4", ".m4v", ".mov", ".mkv", ".avi", ".webm", ".mpg", ".mpeg", ".wmv", ".mxf"}
 )
 IMAGE_EXTENSIONS = frozenset({".png", ".jpg", ".jpeg", ".exr", ".tif", ".tiff", ".bmp", ".webp"})
 DEFAULT_SEQUENCE_FPS = 24.0
-_SEEK_GAP = 48  # frames: closer targets are reached by grabbing, farther ones by seeking
+MAX_FRAME_NUMBER = 1_048_574
+"""Blender's last scene frame: plate frame numbers beyond it cannot be keyed."""
 _PRINTF = re.compile(r"%0?(\d*)d|(#+)")
 _TRAILING_NUMBER = re.compile(r"(\d+)(?!.*\d)")
 
@@ -92,6 +93,38 @@ class Footage:
     kind: str  # "video" | "image_sequence"
     path: str
     warnings: list[str] = field(default_factory=list)
+    rotation: int = 0  # degrees counter-clockwise applied to stored video frames
+    pixel_aspect: float = 1.0  # sample aspect ratio: pixel width / height
+    timestamps: list[float] | None = None  # seconds from the video start, per frame
+    variable_rate: bool = False
+    video_frame_start: int | None = None  # plate number of a video's first frame
+    files: list[str] | None = None  # a sequence's file names, per frame
+
+    def source_record(self, bundle_path: str | Path) -> dict[str, Any]:
+        """The manifest's ``source`` section (docs/bundle.md): the footage's absolute path and
+        its path relative to the bundle (a moved project still finds it), and what the
+        importer and exports need to line the plate up (first video frame, rotation applied,
+        real timestamps, file names)."""
+        footage = Path(self.path).expanduser().absolute()
+        try:
+            relative = Path(os.path.relpath(footage, Path(bundle_path).absolute())).as_posix()
+        except ValueError:  # another drive on Windows
+            relative = None
+        record: dict[str, Any] = {
+            "path": str(footage),
+            "path_relative_to_bundle": relative,
+            "kind": self.kind,
+            "frame_start": self.video_frame_start or self.frame_numbers[0],
+        }
+        if self.kind == "video":
+            record |= {
+                "rotation": self.rotation,
+                "variable_frame_rate": self.variable_rate,
+                "timestamps": [round(second, 6) for second in self.timestamps or []],
+            }
+        if self.files is not None:
+            record["files"] = self.files
+        return record
 
 
 def read_footage(
@@ -252,6 +285,7 @@ def _read_sequence(
         height=frames[0].shape[0],
         kind="image_sequence",
         path=text,
+        files=[file.name for _, file in chosen],
     )
 
 
@@ -309,90 +343,45 @@ def _read_video(
     fps: float | None,
     first_video_frame: int,
 ) -> Footage:
-    capture = _open_video(path)
-    try:
-        announced = int(capture.get(cv2.CAP_PROP_FRAME_COUNT))
-        video_fps = capture.get(cv2.CAP_PROP_FPS)
-        if announced <= 0:
-            announced = _count_frames(capture, path)
-        numbers = list(range(first_video_frame, first_video_frame + announced))
-        positions = _cap(selection.select(numbers), max_frames)
-        if not positions:
-            raise InputError(
-                f"No frame of {path} falls in the range {_describe(selection)} "
-                f"(the video has frames {numbers[0]}..{numbers[-1]})."
-            )
-        frames = _decode(capture, positions, progress)
-    finally:
-        capture.release()
-    warnings = []
-    if not frames:
+    """Frames numbered by timestamp as Blender places them, upright (see ``io.video``)."""
+    index = video.index_video(path, first_video_frame, fps)
+    numbers = index.numbers
+    positions = _cap(selection.select(numbers), max_frames)
+    if not positions:
         raise InputError(
-            f"No frame of {path} could be decoded (it announces {announced}); "
+            f"No frame of {path} falls in the range {_describe(selection)} "
+            f"(the video has frames {numbers[0]}..{numbers[-1]})."
+        )
+    decoded = video.decode_frames(path, index, positions, progress)
+    if not decoded:
+        raise InputError(
+            f"No frame of {path} could be decoded (it holds {len(numbers)}); "
             "the file is truncated or damaged."
         )
-    if len(frames) < len(positions):
-        message = (
-            f"{path.name} ends early: frame {numbers[positions[len(frames)]]} does not decode "
-            f"(it announces {announced} frames); {len(positions) - len(frames)} of the "
-            f"{len(positions)} selected frames are lost. The file is truncated or damaged."
+    warnings = list(index.warnings)
+    kept = sorted(decoded)
+    frames = [decoded[position] for position in kept]
+    lost = len(positions) - len(kept) + max(index.announced - len(numbers), 0)
+    if lost:
+        missing = [numbers[position] for position in positions if position not in decoded]
+        warnings.append(
+            f"{path.name} is truncated or damaged: it announces "
+            f"{max(index.announced, len(numbers))} frames and {lost} of them do not decode"
+            + (f" (from frame {missing[0]})" if missing else "")
+            + "; they are left out."
         )
-        logger.warning(message)
-        warnings.append(message)
     return Footage(
         frames=frames,
-        frame_numbers=[numbers[position] for position in positions[: len(frames)]],
-        fps=float(fps or video_fps or DEFAULT_SEQUENCE_FPS),
+        frame_numbers=[numbers[position] for position in kept],
+        fps=index.fps,
         width=frames[0].shape[1],
         height=frames[0].shape[0],
         kind="video",
         path=str(path),
         warnings=warnings,
+        rotation=index.rotation,
+        pixel_aspect=index.pixel_aspect,
+        timestamps=[index.seconds[position] for position in kept],
+        variable_rate=index.variable_rate,
+        video_frame_start=first_video_frame,
     )
-
-
-def _open_video(path: Path) -> cv2.VideoCapture:
-    capture = cv2.VideoCapture(str(path))
-    if not capture.isOpened():
-        capture.release()
-        raise InputError(
-            f"Cannot open video {path}: it has no frames, uses a codec this OpenCV cannot "
-            "decode, or is truncated (an MP4 cut short loses its index)."
-        )
-    return capture
-
-
-def _count_frames(capture: cv2.VideoCapture, path: Path) -> int:
-    """Some containers do not announce a frame count: count by grabbing, then rewind."""
-    count = 0
-    while capture.grab():
-        count += 1
-    if count == 0:
-        raise InputError(f"Video {path} has no frames.")
-    capture.set(cv2.CAP_PROP_POS_FRAMES, 0)
-    return count
-
-
-def _decode(
-    capture: cv2.VideoCapture, positions: list[int], progress: Progress | None
-) -> list[np.ndarray]:
-    """Decode frames at ``positions`` (ascending indices); stops at the first that fails.
-
-    Short gaps are grabbed (decoded without colour conversion), long ones sought, so a
-    capped long clip stays fast and only the selected frames are kept in memory.
-    """
-    frames: list[np.ndarray] = []
-    cursor = 0  # index of the next frame the capture returns
-    for target in positions:
-        if target - cursor > _SEEK_GAP:
-            capture.set(cv2.CAP_PROP_POS_FRAMES, target)
-        elif not all(capture.grab() for _ in range(target - cursor)):
-            return frames
-        ok, image = capture.read()
-        if not ok or image is None:
-            return frames
-        frames.append(cv2.cvtColor(image, cv2.COLOR_BGR2RGB))
-        cursor = target + 1
-        if progress:
-            progress(len(frames) / len(positions))
-    return frames

@@ -97,7 +97,7 @@ def test_truncated_video_keeps_what_decodes_and_warns(tmp_path):
     assert 5 < len(footage.frames) < 40
     assert [_index_of(frame) for frame in footage.frames] == list(range(len(footage.frames)))
     assert len(footage.warnings) == 1
-    assert f"{40 - len(footage.frames)} of the 40 selected frames are lost" in footage.warnings[0]
+    assert f"announces 40 frames and {40 - len(footage.frames)} of them" in footage.warnings[0]
 
 
 def test_truncated_video_with_nothing_decodable_is_an_error(tmp_path):
