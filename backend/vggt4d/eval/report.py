@@ -208,7 +208,12 @@ def _plate(bundle: BundleData, truth: GroundTruth, frame: int) -> np.ndarray:
         if frame in truth.image_files:
             image = read_image(truth.image_files[frame], cv2.IMREAD_COLOR)
         else:
-            footage = read_footage(bundle.source["path"], FrameRange(frame, frame), fps=bundle.fps)
+            footage = read_footage(
+                bundle.source["path"],
+                FrameRange(frame, frame),
+                fps=bundle.fps,
+                first_video_frame=bundle.source.get("frame_start", 1),
+            )
             image = cv2.cvtColor(footage.frames[0], cv2.COLOR_RGB2BGR)
         return cv2.resize(image, size, interpolation=cv2.INTER_AREA)
     except (VGGT4DError, OSError, cv2.error):

@@ -49,7 +49,7 @@ def test_manifest_lists_everything_with_counts(written: Path) -> None:
     assert manifest["format"] == "vggt4d-bundle" and manifest["version"] == 1
     assert manifest["frames"] == [1001, 1003, 1005]
     assert manifest["counts"] == {"frames": 3, "static_points": 40, "dynamic_points": 12}
-    assert manifest["plate"] == {"width": 64, "height": 48, "fps": 24.0}
+    assert manifest["plate"] == {"width": 64, "height": 48, "fps": 24.0, "pixel_aspect": 1.0}
     assert manifest["model_input"] == {"width": 32, "height": 24, "mode": "crop"}
     assert manifest["files"]["depth"] == {
         "path": "depth/depth.npy",
