@@ -12,14 +12,13 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 import torch
 
 from vggt4d.dynamic.clustering import (
-    FEATURE_CLUSTERS,
     adaptive_multiotsu,
     cluster_average,
     cluster_features_sklearn,
@@ -27,90 +26,15 @@ from vggt4d.dynamic.clustering import (
     coarse_masks,
     upsample_scores,
 )
-from vggt4d.dynamic.cues import CueHooks, CueStatistics, default_factor_specs
-from vggt4d.dynamic.masked_pass import MASKED_BLOCKS, MaskedAttentionHooks, token_keep_mask
-from vggt4d.dynamic.refinement import RefineSettings, refine_masks
+from vggt4d.dynamic.cues import CueHooks, CueStatistics
+from vggt4d.dynamic.masked_pass import MaskedAttentionHooks, token_keep_mask
+from vggt4d.dynamic.refinement import refine_masks
 from vggt4d.errors import CancelledError, InputError, OutOfMemoryError
 from vggt4d.geometry import PIXEL_CENTRE_OFFSET, unproject_depth
 from vggt4d.model import VGGT, pose_encoding_to_extri_intri
-from vggt4d.option_types import options_from_json
+from vggt4d.options import ReconstructOptions
 
 STAGES = ("pass1", "cues", "clustering", "pass2", "refinement")
-
-
-@dataclass(frozen=True)
-class ReconstructOptions:
-    """Every VGGT4D option; defaults are the released values (spec §10)."""
-
-    refine: bool = True
-    refine_method: str = "residual"
-    depth_from_pass: int = 1
-    artist_mask_mode: str = "union"
-    keep_intermediates: bool = False
-    window_offsets: tuple[int, ...] = (-6, -4, -2, 2, 4, 6)
-    mean_qq_mid_layers: tuple[int, ...] = (3, 4, 5, 6, 7)
-    spread_qq_deep_layers: tuple[int, ...] = (18, 19)
-    mean_qq_deep_layers: tuple[int, ...] = (17, 18, 19, 20, 21)
-    mean_kk_shallow_layers: tuple[int, ...] = (0,)
-    spread_qk_shallow_layers: tuple[int, ...] = (0,)
-    spread_statistic: str = "std"
-    kmeans_backend: str = "sklearn"
-    feature_clusters: int = FEATURE_CLUSTERS
-    kmeans_token_budget: int = 100_000
-    otsu_classes: tuple[int, ...] = (2, 3, 4)
-    masked_blocks: tuple[int, ...] = MASKED_BLOCKS
-    refine_neighbourhood: int = 32
-    sor_neighbors: int = 20
-    sor_std_ratio: float = 2.5
-    refine_clusters: int = 30
-    visibility_tolerance: float = 0.01
-    min_static_fraction: float = 0.05
-    residual_threshold: float = 0.1
-    gradient_threshold: float = 0.05
-    seed: int = 42
-
-    def __post_init__(self) -> None:
-        choices = {
-            "refine_method": ("residual", "gradient"),
-            "depth_from_pass": (1, 2),
-            "artist_mask_mode": ("union", "replace"),
-            "spread_statistic": ("std", "var"),
-            "kmeans_backend": ("sklearn", "torch"),
-        }
-        for name, allowed in choices.items():
-            if getattr(self, name) not in allowed:
-                raise InputError(
-                    f"Option {name} must be one of {allowed}, not {getattr(self, name)!r}."
-                )
-        if self.feature_clusters < 1 or self.refine_clusters < 1 or self.refine_neighbourhood < 1:
-            raise InputError("Cluster counts and the refinement neighbourhood must be at least 1.")
-
-    def to_dict(self) -> dict[str, Any]:
-        """Plain JSON-ready dict (tuples become lists)."""
-        return {
-            key: list(value) if isinstance(value, tuple) else value
-            for key, value in asdict(self).items()
-        }
-
-    @classmethod
-    def from_dict(cls, values: Mapping[str, Any]) -> ReconstructOptions:
-        """Inverse of ``to_dict``; unknown keys and wrong types are refused (InputError) so
-        typos do not pass silently."""
-        return cls(**options_from_json(cls, values, "VGGT4D options"))
-
-    def refine_settings(self) -> RefineSettings:
-        return RefineSettings(
-            method=self.refine_method,
-            sor_neighbors=self.sor_neighbors,
-            sor_std_ratio=self.sor_std_ratio,
-            clusters=self.refine_clusters,
-            seed=self.seed,
-            visibility_tolerance=self.visibility_tolerance,
-            min_static_fraction=self.min_static_fraction,
-            residual_threshold=self.residual_threshold,
-            gradient_threshold=self.gradient_threshold,
-            neighbourhood=self.refine_neighbourhood,
-        )
 
 
 @dataclass
@@ -243,14 +167,7 @@ def _cue_hooks(run: _Run, model: VGGT, frames: int) -> CueHooks | None:
     """Pass-1 hooks for the cue statistics (None for a single frame: there is no motion)."""
     options = run.options
     depth_count = model.aggregator.depth
-    specs = default_factor_specs(
-        options.mean_qq_mid_layers,
-        options.spread_qq_deep_layers,
-        options.mean_qq_deep_layers,
-        options.mean_kk_shallow_layers,
-        options.spread_qk_shallow_layers,
-        options.spread_statistic,
-    )
+    specs = options.factor_specs()
     needed = {layer for spec in specs for layer in spec.layers} | set(options.masked_blocks)
     outside = sorted(layer for layer in needed if not 0 <= layer < depth_count)
     if outside:
@@ -376,7 +293,7 @@ def _refine(
         torch.from_numpy(coarse),
         extrinsics.cpu(),
         intrinsics.cpu(),
-        run.options.refine_settings(),
+        run.options,
         on_frame=lambda frame: run.report("refinement", frame / frames),
     )
     run.timings["refinement"] = time.perf_counter() - start

@@ -18,13 +18,8 @@ from sklearn.exceptions import ConvergenceWarning
 
 from vggt4d.dynamic.normalization import min_max_per_frame
 
-FEATURE_CLUSTERS = 64
-KMEANS_SEED = 42
 
-
-def cluster_features_sklearn(
-    features: np.ndarray, clusters: int = FEATURE_CLUSTERS, seed: int = KMEANS_SEED
-) -> np.ndarray:
+def cluster_features_sklearn(features: np.ndarray, clusters: int, seed: int) -> np.ndarray:
     """Labels int64 [N] of ``KMeans(clusters, random_state=seed)`` on float32 features [N, C].
 
     Fewer clusters when there are fewer tokens than clusters (the released code would fail).
@@ -40,9 +35,9 @@ def cluster_features_sklearn(
 
 def cluster_features_torch(
     features: torch.Tensor,
-    clusters: int = FEATURE_CLUSTERS,
-    seed: int = KMEANS_SEED,
-    token_budget: int = 100_000,
+    clusters: int,
+    seed: int,
+    token_budget: int,
     iterations: int = 50,
 ) -> np.ndarray:
     """Labels int64 [N] from a torch k-means (k-means++ then Lloyd) that runs on any device.
@@ -114,7 +109,7 @@ def upsample_scores(cluster_map: np.ndarray, height: int, width: int) -> np.ndar
     return upsampled[:, 0].numpy()
 
 
-def adaptive_multiotsu(values: np.ndarray, class_counts: tuple[int, ...] = (2, 3, 4)) -> float:
+def adaptive_multiotsu(values: np.ndarray, class_counts: tuple[int, ...]) -> float:
     """Top threshold of the multi-Otsu split whose class means spread most (var / sqrt(k)).
 
     skimage ``threshold_multiotsu`` with 256 bins on the whole stack; class counts that the

@@ -31,7 +31,8 @@ class FactorSpec:
 
     ``ref`` is the vector of the reference token ("q" or "k"), ``source`` that of the source
     tokens; ``statistic`` is "mean", "std" (unbiased, released code) or "var" (paper).
-    ``inverted`` marks factors that enter the score as ``1 - n(factor)``.
+    ``inverted`` marks factors that enter the score as ``1 - n(factor)``. The released five
+    come from ``ReconstructOptions.factor_specs``.
     """
 
     name: str
@@ -40,30 +41,6 @@ class FactorSpec:
     layers: tuple[int, ...]
     statistic: str
     inverted: bool
-
-
-def default_factor_specs(
-    mean_qq_mid_layers: Sequence[int] = (3, 4, 5, 6, 7),
-    spread_qq_deep_layers: Sequence[int] = (18, 19),
-    mean_qq_deep_layers: Sequence[int] = (17, 18, 19, 20, 21),
-    mean_kk_shallow_layers: Sequence[int] = (0,),
-    spread_qk_shallow_layers: Sequence[int] = (0,),
-    spread_statistic: str = "std",
-) -> tuple[FactorSpec, ...]:
-    """The five factors of the released score ``(1-A)(1-B) C (1-D) E``, named like the reference."""
-    if spread_statistic not in ("std", "var"):
-        raise ValueError(f"spread_statistic must be 'std' or 'var', not {spread_statistic!r}.")
-    return (
-        FactorSpec("factor_A_mean_qq_mid", "q", "q", tuple(mean_qq_mid_layers), "mean", True),
-        FactorSpec(
-            "factor_B_std_qq_deep", "q", "q", tuple(spread_qq_deep_layers), spread_statistic, True
-        ),
-        FactorSpec("factor_C_mean_qq_deep", "q", "q", tuple(mean_qq_deep_layers), "mean", False),
-        FactorSpec("factor_D_mean_kk_l0", "k", "k", tuple(mean_kk_shallow_layers), "mean", True),
-        FactorSpec(
-            "factor_E_std_qk_l0", "q", "k", tuple(spread_qk_shallow_layers), spread_statistic, False
-        ),
-    )
 
 
 def temporal_windows(num_frames: int, offsets: Sequence[int]) -> list[list[int]]:

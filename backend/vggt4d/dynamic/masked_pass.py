@@ -15,8 +15,6 @@ import torch.nn.functional as F
 
 from vggt4d.model.hooks import AttentionHooks, AttentionSite
 
-MASKED_BLOCKS = (0, 1, 2, 3, 4)
-
 
 def dynamic_patches(masks: torch.Tensor, patch_size: int = 14) -> torch.Tensor:
     """bool [S, h*w] (row-major): patches with at least one dynamic pixel.
@@ -39,7 +37,7 @@ def token_keep_mask(
 class MaskedAttentionHooks(AttentionHooks):
     """Hands the model the key-keep mask in the masked blocks and nothing elsewhere."""
 
-    def __init__(self, keep: torch.Tensor, blocks: Collection[int] = MASKED_BLOCKS) -> None:
+    def __init__(self, keep: torch.Tensor, blocks: Collection[int]) -> None:
         super().__init__()
         self.keep = keep
         self.blocks = frozenset(blocks)

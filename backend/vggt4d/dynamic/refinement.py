@@ -27,27 +27,12 @@ from sklearn.cluster import KMeans
 from sklearn.exceptions import ConvergenceWarning
 
 from vggt4d.geometry import PIXEL_CENTRE_OFFSET, unproject_depth
+from vggt4d.options import ReconstructOptions
 
 LOW_VISIBILITY_LOSS = 1e10
-
-
-@dataclass(frozen=True)
-class RefineSettings:
-    """Refinement hyper-parameters; defaults are the released values (spec §10)."""
-
-    method: str = "residual"
-    sor_neighbors: int = 20
-    sor_std_ratio: float = 2.5
-    clusters: int = 30
-    seed: int = 42
-    visibility_tolerance: float = 0.01
-    min_static_fraction: float = 0.05
-    residual_threshold: float = 0.1
-    gradient_threshold: float = 0.05
-    neighbourhood: int = 32
-    closing_size: int = 5
-    dilation_size: int = 3
-    projection_budget: int = 1 << 22
+_CLOSING_SIZE = 5  # released morphology: ellipse closing, then square dilation
+_DILATION_SIZE = 3
+_PROJECTION_BUDGET = 1 << 22  # point-frame projections held at once
 
 
 @dataclass
@@ -115,7 +100,7 @@ def refine_masks(
     coarse: torch.Tensor,
     cam_from_world: torch.Tensor,
     intrinsics: torch.Tensor,
-    settings: RefineSettings | None = None,
+    options: ReconstructOptions | None = None,
     *,
     on_frame: Callable[[int], None] | None = None,
 ) -> RefineResult:
@@ -126,11 +111,7 @@ def refine_masks(
     [S, 3, 3]. Pixels are unprojected through their centres (``PIXEL_CENTRE_OFFSET``).
     ``on_frame(t)`` runs before each frame (progress and cancellation).
     """
-    settings = settings or RefineSettings()
-    if settings.method not in ("residual", "gradient"):
-        raise ValueError(
-            f"refine_method must be 'residual' or 'gradient', not {settings.method!r}."
-        )
+    options = options or ReconstructOptions()
     S, H, W = depth.shape
     views = _Views(
         images=images.float(),
@@ -148,27 +129,27 @@ def refine_masks(
         if on_frame is not None:
             on_frame(t)
         points = world[t].reshape(-1, 3)
-        inlier = statistical_inliers(points.numpy(), settings.sor_neighbors, settings.sor_std_ratio)
+        inlier = statistical_inliers(points.numpy(), options.sor_neighbors, options.sor_std_ratio)
         inliers[t] = inlier.reshape(H, W)
         candidates = np.flatnonzero(inlier & coarse[t].reshape(-1).numpy())
         if candidates.size == 0 or S < 2:
             continue
-        labels = _cluster_points(points[candidates].numpy(), settings)
-        frames = torch.from_numpy(checked_frames(t, S, settings.neighbourhood))
+        labels = _cluster_points(points[candidates].numpy(), options)
+        frames = torch.from_numpy(checked_frames(t, S, options.refine_neighbourhood))
         colours = views.images[t].reshape(3, -1)[:, candidates].T
-        dynamic = _dynamic_clusters(points[candidates], colours, labels, frames, views, settings)
+        dynamic = _dynamic_clusters(points[candidates], colours, labels, frames, views, options)
         kept = candidates[dynamic[labels]]
         pre_morph[t].reshape(-1)[kept] = True
-    refined = np.stack([_close_and_dilate(mask, settings) for mask in pre_morph])
+    refined = np.stack([_close_and_dilate(mask) for mask in pre_morph])
     return RefineResult(refined=refined, pre_morph=pre_morph, sor_inlier=inliers)
 
 
-def _cluster_points(points: np.ndarray, settings: RefineSettings) -> np.ndarray:
+def _cluster_points(points: np.ndarray, options: ReconstructOptions) -> np.ndarray:
     """3-D k-means labels (sklearn, seed 42); fewer clusters when there are fewer points."""
-    clusters = min(settings.clusters, points.shape[0])
+    clusters = min(options.refine_clusters, points.shape[0])
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
-        model = KMeans(n_clusters=clusters, random_state=settings.seed)
+        model = KMeans(n_clusters=clusters, random_state=options.seed)
         return model.fit_predict(np.ascontiguousarray(points, dtype=np.float32)).astype(np.int64)
 
 
@@ -178,7 +159,7 @@ def _dynamic_clusters(
     labels: np.ndarray,
     frames: torch.Tensor,
     views: _Views,
-    settings: RefineSettings,
+    options: ReconstructOptions,
 ) -> np.ndarray:
     """bool [clusters]: which 3-D clusters of one frame stay dynamic."""
     clusters = int(labels.max()) + 1
@@ -186,22 +167,22 @@ def _dynamic_clusters(
     loss_count = torch.zeros(clusters, dtype=torch.float64)
     depth_sum = torch.zeros(clusters, dtype=torch.float64)
     colour_sum = torch.zeros(clusters, dtype=torch.float64)
-    chunk = max(1, settings.projection_budget // max(1, points.shape[0]))
+    chunk = max(1, _PROJECTION_BUDGET // max(1, points.shape[0]))
     for start in range(0, frames.numel(), chunk):
         batch = frames[start : start + chunk]
-        loss, depth_term, colour_term = _projection_terms(points, colours, batch, views, settings)
+        loss, depth_term, colour_term = _projection_terms(points, colours, batch, views, options)
         loss_count += _per_cluster(loss.double(), label_tensor, clusters)
         depth_sum += _per_cluster(depth_term.double(), label_tensor, clusters)
         colour_sum += _per_cluster(colour_term.double(), label_tensor, clusters)
     sizes = torch.bincount(label_tensor, minlength=clusters).double()
     low_visibility = (
-        loss_count / (frames.numel() * sizes.clamp(min=1)) < settings.min_static_fraction
+        loss_count / (frames.numel() * sizes.clamp(min=1)) < options.min_static_fraction
     )
     residual = (depth_sum + colour_sum / 3.0) / loss_count.clamp(min=1)
     threshold = (
-        settings.residual_threshold
-        if settings.method == "residual"
-        else settings.gradient_threshold
+        options.residual_threshold
+        if options.refine_method == "residual"
+        else options.gradient_threshold
     )
     return (low_visibility | (residual > threshold)).numpy()
 
@@ -216,7 +197,7 @@ def _projection_terms(
     colours: torch.Tensor,
     frames: torch.Tensor,
     views: _Views,
-    settings: RefineSettings,
+    options: ReconstructOptions,
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """Project N points into U frames at once; per projection: loss flag, depth term, colour term.
 
@@ -238,11 +219,11 @@ def _projection_terms(
     sampled_depth = _sample(depth[:, None], grid, "nearest")[:, 0]
     sampled_mask = _sample(views.coarse[frames, None], grid, "bilinear")[:, 0]
     sampled_colour = _sample(views.images[frames], grid, "bilinear")  # [U, 3, N]
-    visible = z - settings.visibility_tolerance < sampled_depth
+    visible = z - options.visibility_tolerance < sampled_depth
     loss = in_bounds & visible & (sampled_mask <= 0.5)
     depth_residual = z - sampled_depth
     colour_residual = (colours.T[None] - sampled_colour).abs().sum(dim=1)
-    if settings.method == "gradient":
+    if options.refine_method == "gradient":
         depth_residual = depth_residual * _depth_residual_gradient_norm(
             camera, rotation, intrinsics, depth, grid
         )
@@ -295,12 +276,10 @@ def _depth_residual_gradient_norm(
     return world_gradient.norm(dim=-1)
 
 
-def _close_and_dilate(mask: np.ndarray, settings: RefineSettings) -> np.ndarray:
+def _close_and_dilate(mask: np.ndarray) -> np.ndarray:
     """cv2 closing (ellipse) then dilation (square), one iteration each, as released."""
     image = mask.astype(np.uint8)
-    ellipse = cv2.getStructuringElement(
-        cv2.MORPH_ELLIPSE, (settings.closing_size, settings.closing_size)
-    )
+    ellipse = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (_CLOSING_SIZE, _CLOSING_SIZE))
     closed = cv2.morphologyEx(image, cv2.MORPH_CLOSE, ellipse, iterations=1)
-    square = np.ones((settings.dilation_size, settings.dilation_size), dtype=np.uint8)
+    square = np.ones((_DILATION_SIZE, _DILATION_SIZE), dtype=np.uint8)
     return cv2.dilate(closed, square, iterations=1).astype(bool)

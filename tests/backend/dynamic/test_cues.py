@@ -7,10 +7,10 @@ from vggt4d.dynamic.cues import (
     CueHooks,
     CueStatistics,
     combine_factors,
-    default_factor_specs,
     temporal_windows,
 )
 from vggt4d.model.hooks import AttentionSite
+from vggt4d.options import ReconstructOptions
 
 
 def _dense_factor(q_by_layer, k_by_layer, spec, windows):
@@ -45,7 +45,7 @@ def _random_qk(S, heads, P, D, layers, seed=0):
 
 
 def test_layer0_factors_match_official(case):
-    specs = [spec for spec in default_factor_specs() if spec.layers == (0,)]
+    specs = [spec for spec in ReconstructOptions().factor_specs() if spec.layers == (0,)]
     statistics = CueStatistics(10, specs)
     statistics.add_layer(0, case["global_tok_q_l0"], case["global_tok_k_l0"])
     factors = statistics.factors()
@@ -54,7 +54,7 @@ def test_layer0_factors_match_official(case):
 
 
 def test_official_factors_combine_to_official_dynamic_map(case):
-    specs = default_factor_specs()
+    specs = ReconstructOptions().factor_specs()
     factors = {spec.name: case[spec.name].reshape(10, -1) for spec in specs}
     torch.testing.assert_close(
         combine_factors(factors, specs), case["dyn_map"].reshape(10, -1), rtol=1e-4, atol=1e-4
@@ -64,7 +64,7 @@ def test_official_factors_combine_to_official_dynamic_map(case):
 @pytest.mark.parametrize("statistic", ["std", "var"])
 @pytest.mark.parametrize("num_frames", [2, 3, 9])
 def test_streamed_factors_equal_dense_formulas(num_frames, statistic):
-    specs = default_factor_specs(spread_statistic=statistic)
+    specs = ReconstructOptions(spread_statistic=statistic).factor_specs()
     layers = sorted({layer for spec in specs for layer in spec.layers})
     q, k = _random_qk(num_frames, 2, 12, 4, layers)
     windows = temporal_windows(num_frames, (-6, -4, -2, 2, 4, 6))
@@ -86,7 +86,7 @@ def test_windows_are_strided_and_fall_back_to_nearest_frames():
 
 
 def test_missing_layers_raise_a_clear_error():
-    statistics = CueStatistics(4, default_factor_specs())
+    statistics = CueStatistics(4, ReconstructOptions().factor_specs())
     q, k = _random_qk(4, 2, 6, 4, [0])
     statistics.add_layer(0, q[0], k[0])
     with pytest.raises(ValueError, match="factor_A_mean_qq_mid"):
@@ -95,7 +95,7 @@ def test_missing_layers_raise_a_clear_error():
 
 def test_hooks_strip_special_tokens_and_keep_patch_features():
     S, heads, P, D = 4, 2, 6, 4
-    specs = [spec for spec in default_factor_specs() if spec.layers == (0,)]
+    specs = [spec for spec in ReconstructOptions().factor_specs() if spec.layers == (0,)]
     hooks = CueHooks(CueStatistics(S, specs))
     q, k = _random_qk(S, heads, P, D, [0])
     special = torch.full((S, heads, 5, D), 1e3)

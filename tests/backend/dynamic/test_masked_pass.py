@@ -2,11 +2,14 @@
 
 import torch
 
-from vggt4d.dynamic.cues import CueHooks, CueStatistics, default_factor_specs
+from vggt4d.dynamic.cues import CueHooks, CueStatistics
 from vggt4d.dynamic.masked_pass import MaskedAttentionHooks, dynamic_patches, token_keep_mask
 from vggt4d.model import pose_encoding_to_extri_intri
+from vggt4d.options import ReconstructOptions
 
 NETWORK = {"rtol": 1e-4, "atol": 1e-4}
+
+OPTIONS = ReconstructOptions()
 
 
 def test_token_mask_matches_official(case):
@@ -16,7 +19,7 @@ def test_token_mask_matches_official(case):
 
 
 def test_pass1_outputs_features_and_factors(case, tiny_model):
-    statistics = CueStatistics(10, default_factor_specs())
+    statistics = CueStatistics(10, OPTIONS.factor_specs())
     hooks = CueHooks(statistics)
     with torch.no_grad():
         outputs = tiny_model(case["images"], hooks=hooks)
@@ -37,7 +40,9 @@ def test_pass1_outputs_features_and_factors(case, tiny_model):
 
 
 def test_pass2_given_official_coarse_mask(case, tiny_model):
-    hooks = MaskedAttentionHooks(token_keep_mask(case["coarse_mask_official"]))
+    hooks = MaskedAttentionHooks(
+        token_keep_mask(case["coarse_mask_official"]), OPTIONS.masked_blocks
+    )
     with torch.no_grad():
         outputs = tiny_model(case["images"], hooks=hooks, heads=("camera", "depth"))
     torch.testing.assert_close(outputs["pose_enc"][0], case["pose_enc_pass2"], **NETWORK)
@@ -52,7 +57,7 @@ def test_cue_memory_grows_linearly_with_frames(case, tiny_model):
     peaks = {}
     for frames in (8, 32):
         images = case["images"][torch.arange(frames) % 10]
-        statistics = CueStatistics(frames, default_factor_specs())
+        statistics = CueStatistics(frames, OPTIONS.factor_specs())
         hooks = CueHooks(statistics)
         with torch.no_grad():
             tiny_model(images, hooks=hooks, heads=())

@@ -5,11 +5,11 @@ import pytest
 from conftest import mask_iou
 
 from vggt4d.dynamic.refinement import (
-    RefineSettings,
     checked_frames,
     refine_masks,
     statistical_inliers,
 )
+from vggt4d.options import ReconstructOptions
 
 
 @pytest.fixture(scope="module")
@@ -59,9 +59,9 @@ def test_gradient_variant_runs_and_only_removes(case):
         case["images"][frames],
         case["depth"][frames],
         coarse,
-        case["cam2world_pass2"][frames].float(),
+        case["extrinsic_pass2"][frames],
         case["intrinsic"][frames],
-        RefineSettings(method="gradient"),
+        ReconstructOptions(refine_method="gradient"),
     )
     assert not (result.pre_morph & ~coarse.numpy()).any()
     assert result.refined.shape == coarse.shape
@@ -74,7 +74,7 @@ def test_on_frame_callback_runs_per_frame(case):
         case["images"][frames],
         case["depth"][frames],
         case["coarse_mask_official"][frames],
-        case["cam2world_pass2"][frames].float(),
+        case["extrinsic_pass2"][frames],
         case["intrinsic"][frames],
         on_frame=seen.append,
     )
