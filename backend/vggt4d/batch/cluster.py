@@ -20,6 +20,7 @@ joins a cluster that someone started with `ray start`; its security is that clus
 import logging
 import os
 import secrets
+import socket
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -29,6 +30,7 @@ from vggt4d.errors import FarmError
 
 INSTALL_HINT = "pip install './backend[farm]' (from the repository) or pip install 'ray>=2.60'"
 _OBJECT_STORE_BYTES = 128 * 1024**2
+_CONNECT_TIMEOUT_S = 10.0
 _LOCAL_ENVIRONMENT = {
     "RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER": "0",
     "RAY_USAGE_STATS_ENABLED": "0",
@@ -73,6 +75,10 @@ def connect(options: ClusterOptions) -> Iterator[ClusterResources]:
 
     if options.address is None:
         _check_loopback_only()
+    if options.dashboard:
+        _check_dashboard_installed()
+    if options.address not in (None, "auto"):
+        _check_reachable(options.address)
     try:
         ray.init(**_init_arguments(options))
     except (ConnectionError, RuntimeError, ValueError) as error:
@@ -123,3 +129,29 @@ def _check_loopback_only() -> None:
             f"Refusing to start a local Ray cluster that would listen on every interface: "
             f"{imported_by} (run the batch in a fresh process, e.g. the vggt4d command)."
         )
+
+
+def _check_dashboard_installed() -> None:
+    from ray._private.utils import get_dashboard_dependency_error  # Ray's own check
+
+    if get_dashboard_dependency_error() is not None:
+        raise FarmError(
+            "Ray's dashboard is not installed (Ray core has none): pip install 'ray[default]', "
+            "or run without --dashboard."
+        )
+
+
+def _check_reachable(address: str) -> None:
+    """Fail in seconds with a sentence, where Ray would retry an unreachable head for minutes."""
+    host, _, port = address.rpartition(":")
+    if not host or not port.isdigit():
+        raise FarmError(
+            f"--address must be auto or HOST:PORT (the head's GCS port), not {address!r}."
+        )
+    try:
+        socket.create_connection((host.strip("[]"), int(port)), timeout=_CONNECT_TIMEOUT_S).close()
+    except OSError as error:
+        raise FarmError(
+            f"No Ray cluster answers at {address} ({error.strerror or error}): start its head "
+            f"with `ray start --head --port {port}` there, or check the address and firewall."
+        ) from error

@@ -247,3 +247,16 @@ def test_without_ray_the_command_says_how_to_install_it(queue, tmp_path) -> None
     assert done.returncode == 2
     assert done.stderr.startswith("error: vggt4d batch runs on Ray, which is not installed")
     assert "pip install './backend[farm]'" in done.stderr
+
+
+def test_dashboard_without_its_packages_is_one_error_line(queue, tmp_path, ray_environment):
+    done = subprocess.run(
+        [str(SCRIPT), "batch", str(queue), "--out", str(tmp_path), "--dashboard"],
+        env=ray_environment,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert done.returncode == 2
+    assert done.stderr.splitlines()[-1].startswith("error: Ray's dashboard is not installed")
+    assert load_record(tmp_path).state == "stopped"
