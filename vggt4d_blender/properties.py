@@ -38,6 +38,25 @@ class VGGT4D_PG_settings(bpy.types.PropertyGroup):
         name="Max Frames", default=32, min=0, description="At most this many frames (0: all)"
     )
 
+    preprocess_mode: EnumProperty(
+        name="Model Input",
+        items=(
+            (
+                "auto",
+                "Whole Plate",
+                "Crop like the official model unless that would cut the "
+                "plate (portrait, tall); then pad, so every pixel is reconstructed",
+            ),
+            (
+                "crop",
+                "Crop",
+                "The official default: a tall or portrait plate loses its top and "
+                "bottom (reported after the run)",
+            ),
+            ("pad", "Pad", "Always pad to a square: the whole plate, with more padding"),
+        ),
+        default="auto",
+    )
     refine: BoolProperty(
         name="Refine Masks", default=True, description="Run the VGGT4D mask refinement stage"
     )
@@ -86,6 +105,15 @@ class VGGT4D_PG_backend_status(bpy.types.PropertyGroup):
     busy: BoolProperty(name="Busy")
     progress: FloatProperty(name="Progress", subtype="FACTOR", min=0.0, max=1.0)
     report: StringProperty(name="Report")
+
+
+def video_frame_start(settings: VGGT4D_PG_settings) -> int:
+    """The scene frame a Movie Clip video's first frame sits on (1 for a video file): the
+    backend numbers the plate from it, so keys land where the clip shows the frames."""
+    clip = settings.clip
+    if settings.footage_kind == "CLIP" and clip is not None and clip.source == "MOVIE":
+        return max(0, clip.frame_start - clip.frame_offset)
+    return 1
 
 
 def footage_path(settings: VGGT4D_PG_settings) -> str:

@@ -29,6 +29,7 @@ def make_bundle_data(
     dynamic_per_frame: int = 40,
     seed: int = 0,
     source_path: str = "/plates/shot.####.png",
+    pixel_aspect: float = 1.0,
 ) -> BundleData:
     """A camera orbiting slightly around points in front of it; masks mark a moving square."""
     frames = frames if frames is not None else [1, 2, 3, 4]
@@ -91,6 +92,7 @@ def make_bundle_data(
         options={},
         timings={},
         software={"vggt4d": "test"},
+        plate_pixel_aspect=pixel_aspect,
     )
 
 

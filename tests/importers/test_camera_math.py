@@ -29,8 +29,8 @@ def _project_blender(matrix_world, intrinsics_blender, points_world):
     [
         (1920, 1080, 1500.0, 1500.0, 960.0, 540.0),  # landscape, centred
         (1080, 1920, 1400.0, 1400.0, 540.0, 960.0),  # portrait
-        (1920, 1080, 1500.0, 1480.0, 1001.5, 512.25),  # off-centre and fx != fy
-        (720, 1280, 900.0, 950.0, 300.0, 700.0),  # portrait, off-centre, fx < fy
+        (1440, 1080, 1500.0, 2000.0, 721.5, 512.25),  # off-centre, anamorphic 4:3 pixels
+        (720, 1280, 900.0, 675.0, 300.0, 700.0),  # portrait, off-centre, pixels 3:4
     ],
 )
 def test_projection_matches_bundle(width, height, fx, fy, cx, cy):
@@ -43,13 +43,12 @@ def test_projection_matches_bundle(width, height, fx, fy, cx, cy):
     camera_points = points @ rotation.T + translation
     expected = camera_points[:, :2] / camera_points[:, 2:] * [fx, fy] + [cx, cy]
 
-    lens = camera_math.intrinsics_to_lens(intrinsics[None], width, height)
+    lens = camera_math.intrinsics_to_lens(intrinsics[None], width, height, pixel_aspect=fy / fx)
     assert lens.sensor_fit == (
-        "HORIZONTAL"
-        if width * lens.pixel_aspect_x[0] >= height * lens.pixel_aspect_y[0]
-        else "VERTICAL"
+        "HORIZONTAL" if width * lens.pixel_aspect_x >= height * lens.pixel_aspect_y else "VERTICAL"
     )
-    assert min(lens.pixel_aspect_x[0], lens.pixel_aspect_y[0]) == 1.0
+    assert min(lens.pixel_aspect_x, lens.pixel_aspect_y) == 1.0
+    assert lens.residual_px == pytest.approx(0.0, abs=1e-9)
     blender_k = camera_math.lens_to_intrinsics(
         lens.lens[0],
         lens.shift_x[0],
@@ -59,8 +58,8 @@ def test_projection_matches_bundle(width, height, fx, fy, cx, cy):
         lens.sensor_size,
         width,
         height,
-        lens.pixel_aspect_x[0],
-        lens.pixel_aspect_y[0],
+        lens.pixel_aspect_x,
+        lens.pixel_aspect_y,
     )
     np.testing.assert_allclose(blender_k, intrinsics, atol=1e-9)
     matrix_world = camera_math.camera_matrices_world(extrinsics)[0]
@@ -109,8 +108,18 @@ def test_gimbal_lock_rotation_is_rebuilt():
     np.testing.assert_allclose(_rotation(*euler), rotation, atol=1e-9)
 
 
-def test_pixel_aspect_constancy_flag():
-    k = np.array([[1500.0, 0, 960], [0, 1480.0, 540], [0, 0, 1]])
-    varying = np.stack([k, k * [[1, 1, 1], [1, 1.01, 1], [1, 1, 1]]])
-    assert camera_math.intrinsics_to_lens(np.stack([k, k]), 1920, 1080).constant_pixel_aspect
-    assert not camera_math.intrinsics_to_lens(varying, 1920, 1080).constant_pixel_aspect
+@pytest.mark.parametrize(("width", "height"), [(1920, 1080), (1080, 1920)])
+def test_noisy_focal_estimates_keep_square_pixels_and_report_the_residual(width, height):
+    """fx = 1500, fy = 1480 on square-pixel footage: one focal (their geometric mean), pixel
+    aspect 1:1, and the residual measured at the plate edge of each axis (a portrait plate's
+    vertical half-size is its larger one)."""
+    k = np.array([[1500.0, 0, width / 2], [0, 1480.0, height / 2], [0, 0, 1]])
+    lens = camera_math.intrinsics_to_lens(k[None], width, height)
+    assert (lens.pixel_aspect_x, lens.pixel_aspect_y) == (1.0, 1.0)
+    focal = np.sqrt(1500.0 * 1480.0)
+    expected = max(abs(focal / 1500 - 1) * width / 2, abs(focal / 1480 - 1) * height / 2)
+    assert lens.residual_px == pytest.approx(expected)
+    blender_k = camera_math.lens_to_intrinsics(
+        lens.lens[0], 0, 0, lens.sensor_fit, lens.sensor_size, lens.sensor_size, width, height
+    )
+    assert blender_k[0, 0] == pytest.approx(focal) and blender_k[1, 1] == pytest.approx(focal)

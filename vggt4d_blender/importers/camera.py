@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 from pathlib import Path
 
@@ -12,6 +13,8 @@ from ..bundle_format import Bundle
 from . import camera_math
 from .datablocks import key_channels, link_object, tag
 
+RESIDUAL_WARNING_PX = 0.5
+"""Focal disagreement (pixels at the plate edge) above which the import warns."""
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".tif", ".tiff", ".exr", ".dpx", ".bmp", ".webp")
 
 
@@ -29,7 +32,7 @@ def import_camera(
     """
     shot = bundle.shot_name
     lens = camera_math.intrinsics_to_lens(
-        bundle.intrinsics, bundle.plate_width, bundle.plate_height, sensor_size
+        bundle.intrinsics, bundle.plate_width, bundle.plate_height, sensor_size, bundle.pixel_aspect
     )
     data = tag(bpy.data.cameras.new(f"{shot}_camera"), shot)
     data.sensor_fit = lens.sensor_fit
@@ -53,7 +56,13 @@ def import_camera(
             key_channels(data, lens_action, name, frames, values)
         else:
             setattr(data, name, float(values[0]))
-    warnings = [] if lens.constant_pixel_aspect else [_pixel_aspect_warning(bundle, lens)]
+    warnings = []
+    if lens.residual_px > RESIDUAL_WARNING_PX:
+        warnings.append(
+            f"the reconstruction's horizontal and vertical focal lengths disagree; one focal "
+            f"length is used, so points may sit up to {lens.residual_px:.2f} px off at the "
+            "plate edge"
+        )
     return camera, warnings
 
 
@@ -67,12 +76,9 @@ def set_scene_from_plate(scene: bpy.types.Scene, bundle: Bundle, camera: bpy.typ
     scene.render.resolution_x = bundle.plate_width
     scene.render.resolution_y = bundle.plate_height
     scene.render.resolution_percentage = 100
-    lens = camera_math.intrinsics_to_lens(
-        bundle.intrinsics, bundle.plate_width, bundle.plate_height
-    )
-    ratio = float(np.median(lens.pixel_aspect_y / lens.pixel_aspect_x))
-    scene.render.pixel_aspect_x = 1.0 if ratio >= 1.0 else 1.0 / ratio
-    scene.render.pixel_aspect_y = ratio if ratio >= 1.0 else 1.0
+    aspect = bundle.pixel_aspect  # the footage's, never fx / fy (see intrinsics_to_lens)
+    scene.render.pixel_aspect_x = max(aspect, 1.0)
+    scene.render.pixel_aspect_y = max(1.0 / aspect, 1.0)
     scene.camera = camera
     scene.frame_set(int(bundle.frames[0]))
 
@@ -98,6 +104,7 @@ def attach_plate(bundle: Bundle, camera: bpy.types.Object) -> bpy.types.MovieCli
     background.source = "MOVIE_CLIP"
     background.clip = clip
     background.clip_user.use_render_undistorted = False
+    background.frame_method = "STRETCH"  # the plate fills the camera frame at any pixel aspect
     camera.data.show_background_images = True
     return clip
 
@@ -105,17 +112,28 @@ def attach_plate(bundle: Bundle, camera: bpy.types.Object) -> bpy.types.MovieCli
 def plate_file(bundle: Bundle) -> tuple[Path, int] | None:
     """The footage file to load and the plate frame number it starts at, if it exists.
 
-    Sequences may be given as a folder, a ``#`` or printf pattern, a glob or one file; videos
-    start at ``source.frame_start`` (the backend's first video frame number, default 1).
+    The footage is looked for at its absolute path, then relative to the bundle (a project
+    moved or opened on another machine). Sequences may be given as a folder, a ``#`` or
+    printf pattern, a glob or one file; videos start at ``source.frame_start`` (the plate
+    number of the video's first frame, default 1).
     """
     source = bundle.manifest.get("source", {})
-    text = str(source.get("path", ""))
-    first = int(bundle.frames[0])
+    places = [str(source.get("path", ""))]
+    relative = source.get("path_relative_to_bundle")
+    if isinstance(relative, str) and relative:
+        places.append(os.path.normpath(bundle.path / relative))
+    for text in places:
+        found = _footage_at(text, source, int(bundle.frames[0]))
+        if found is not None:
+            return found
+    return None
+
+
+def _footage_at(text: str, source: dict, first: int) -> tuple[Path, int] | None:
     if source.get("kind") == "video":
         path = Path(text)
         return (path, int(source.get("frame_start", 1))) if path.is_file() else None
-    candidates = _sequence_candidates(text, first)
-    for candidate in candidates:
+    for candidate in _sequence_candidates(text, first):
         number = _frame_number(candidate)
         if candidate.is_file() and number is not None:
             return candidate, number
@@ -141,12 +159,3 @@ def _sequence_candidates(text: str, first: int) -> list[Path]:
 def _frame_number(path: Path) -> int | None:
     match = re.search(r"(\d+)(?!.*\d)", path.stem)
     return int(match.group(1)) if match else None
-
-
-def _pixel_aspect_warning(bundle: Bundle, lens: camera_math.BlenderLens) -> str:
-    ratio = lens.pixel_aspect_y / lens.pixel_aspect_x
-    error = np.abs(ratio / np.median(ratio) - 1.0).max() * bundle.plate_height / 2.0
-    return (
-        f"fx/fy changes between frames; one pixel aspect is used, so vertical placement "
-        f"may be off by up to {error:.2f} px at the plate edge"
-    )

@@ -18,9 +18,10 @@ of ``W x H`` pixels with pixel aspect ``xasp : yasp`` (``ycor = yasp / xasp``) a
     fy = fx / ycor                       cy = H / 2 + shift_y * viewfac / ycor
 
 (``cy`` grows downwards in plate pixels, Blender's shift_y points up). We invert these
-exactly: ``ycor = fx / fy`` picks the pixel aspect, the fit follows the longer displayed side
-so portrait plates get a vertical fit, and both sensor sizes are set so switching the fit in
-the UI does not silently change the framing of the active axis.
+exactly for the footage's pixel aspect (``ycor = 1 / pixel_aspect``; fx and fy become one
+focal length), the fit follows the longer displayed side so portrait plates get a vertical
+fit, and both sensor sizes are set so switching the fit in the UI does not silently change
+the framing of the active axis.
 """
 
 from __future__ import annotations
@@ -40,27 +41,25 @@ CAMERA_AXES_FLIP = np.diag([1.0, -1.0, -1.0])
 """OpenCV camera axes (y down, z forward) to Blender camera axes (y up, looking down -z)."""
 
 DEFAULT_SENSOR_MM = 36.0
-PIXEL_ASPECT_TOLERANCE = 1e-6
-"""Relative spread of fx / fy across frames under which one pixel aspect is exact enough."""
 
 
 @dataclass(frozen=True)
 class BlenderLens:
-    """Per-frame Blender camera data for a plate; arrays are float64 [S]."""
+    """Per-frame Blender camera data for a plate; arrays are float64 [S].
+
+    ``pixel_aspect_x : pixel_aspect_y`` is the footage's pixel shape (Blender keeps the
+    smaller at 1); ``residual_px`` is how far, at the plate edge, the one focal length per frame
+    puts a point from where the separate fx and fy estimates put it.
+    """
 
     lens: np.ndarray
     shift_x: np.ndarray
     shift_y: np.ndarray
     sensor_fit: str  # "HORIZONTAL" or "VERTICAL"
     sensor_size: float
-    pixel_aspect_x: np.ndarray
-    pixel_aspect_y: np.ndarray
-
-    @property
-    def constant_pixel_aspect(self) -> bool:
-        """True when one pixel aspect reproduces every frame within PIXEL_ASPECT_TOLERANCE."""
-        ratio = self.pixel_aspect_y / self.pixel_aspect_x
-        return bool(np.ptp(ratio) <= PIXEL_ASPECT_TOLERANCE * float(np.max(ratio)))
+    pixel_aspect_x: float
+    pixel_aspect_y: float
+    residual_px: float
 
 
 def points_to_blender(points: np.ndarray) -> np.ndarray:
@@ -106,29 +105,41 @@ def euler_xyz_from_matrices(rotations: np.ndarray) -> np.ndarray:
 
 
 def intrinsics_to_lens(
-    intrinsics: np.ndarray, width: int, height: int, sensor_size: float = DEFAULT_SENSOR_MM
+    intrinsics: np.ndarray,
+    width: int,
+    height: int,
+    sensor_size: float = DEFAULT_SENSOR_MM,
+    pixel_aspect: float = 1.0,
 ) -> BlenderLens:
-    """Plate-pixel intrinsics [S, 3, 3] -> lens, shifts, fit and pixel aspect (exact inverse)."""
+    """Plate-pixel intrinsics [S, 3, 3] -> lens, shifts and fit for a plate whose pixels are
+    ``pixel_aspect`` (width / height, from the footage) wide.
+
+    The pixel aspect comes from the footage, never from the network: VGGT's fx and fy are two
+    noisy estimates of one focal length (a 1:1.51 aspect once came from them), so each frame
+    gets their geometric mean (in horizontal pixels: ``sqrt(fx * fy / pixel_aspect)``) and
+    ``residual_px`` reports the disagreement. Exact when ``fy = fx * pixel_aspect``.
+    """
     intrinsics = np.asarray(intrinsics, dtype=np.float64)
-    fx = intrinsics[:, 0, 0]
-    fy = intrinsics[:, 1, 1]
-    cx = intrinsics[:, 0, 2]
-    cy = intrinsics[:, 1, 2]
-    ycor = fx / fy
-    # Blender keeps both aspects >= 1: the smaller one is 1.
-    aspect_x = np.where(ycor >= 1.0, 1.0, 1.0 / ycor)
-    aspect_y = aspect_x * ycor
-    ratio = float(np.median(ycor))
-    horizontal = width >= height * ratio
-    viewfac = width * np.ones_like(fx) if horizontal else ycor * height
+    fx, fy = intrinsics[:, 0, 0], intrinsics[:, 1, 1]
+    cx, cy = intrinsics[:, 0, 2], intrinsics[:, 1, 2]
+    focal = np.sqrt(fx * fy / pixel_aspect)
+    ycor = 1.0 / pixel_aspect  # Blender's yasp / xasp
+    aspect_x, aspect_y = (pixel_aspect, 1.0) if pixel_aspect >= 1.0 else (1.0, ycor)
+    horizontal = width * aspect_x >= height * aspect_y
+    viewfac = width if horizontal else ycor * height
+    residual = np.maximum(
+        np.abs(focal / fx - 1.0) * width / 2.0,
+        np.abs(focal * pixel_aspect / fy - 1.0) * height / 2.0,
+    )
     return BlenderLens(
-        lens=fx * sensor_size / viewfac,
+        lens=focal * sensor_size / viewfac,
         shift_x=(width / 2.0 - cx) / viewfac,
         shift_y=(cy - height / 2.0) * ycor / viewfac,
         sensor_fit="HORIZONTAL" if horizontal else "VERTICAL",
         sensor_size=sensor_size,
-        pixel_aspect_x=aspect_x,
-        pixel_aspect_y=aspect_y,
+        pixel_aspect_x=float(aspect_x),
+        pixel_aspect_y=float(aspect_y),
+        residual_px=float(residual.max()),
     )
 
 

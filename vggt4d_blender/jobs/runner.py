@@ -13,7 +13,7 @@ from pathlib import Path
 import bpy
 
 from ..preferences import backend_python, cache_dir, get_preferences
-from ..properties import footage_path
+from ..properties import footage_path, video_frame_start
 from .backend_client import BackendClient, BackendError
 from .environment import backend_environment
 from .footage_paths import shot_name
@@ -37,6 +37,8 @@ def reconstruct_request(context: bpy.types.Context, masks_dir: Path | None = Non
         frames = f"{start}:{end}:{settings.frame_stride}"
     options = {
         "frames": frames,
+        "video_frame_start": video_frame_start(settings),
+        "preprocess_mode": settings.preprocess_mode,
         "max_frames": settings.max_frames or None,
         "weights": preferences.weights_source,
         "device": preferences.device,

@@ -32,6 +32,7 @@ def _draw_footage(layout: bpy.types.UILayout, settings: bpy.types.PropertyGroup)
 
 
 def _draw_quality(layout: bpy.types.UILayout, settings: bpy.types.PropertyGroup) -> None:
+    layout.prop(settings, "preprocess_mode")
     layout.prop(settings, "refine")
     layout.prop(settings, "confidence_percentile")
     layout.prop(settings, "point_budget")

@@ -1,5 +1,7 @@
 """Finding the plate from the manifest's source and mapping its frames onto scene frames."""
 
+from pathlib import Path
+
 import cv2
 import numpy as np
 import pytest
@@ -47,7 +49,35 @@ def test_changing_fx_over_fy_warns_with_the_error_in_pixels(factory_blender, bun
     path = bundle_dir("aspect")
     intrinsics_path = path / "cameras" / "intrinsics.npy"
     intrinsics = np.load(intrinsics_path)
-    intrinsics[-1, 1, 1] *= 1.01
+    intrinsics[-1, 1, 1] *= 1.05
     np.save(intrinsics_path, intrinsics)
     result = import_bundle(bpy.context, path, ImportSettings(plate_background=False))
-    assert len(result.warnings) == 1 and "fx/fy changes" in result.warnings[0]
+    assert len(result.warnings) == 1 and "focal lengths disagree" in result.warnings[0]
+    assert "up to 1.19 px" in result.warnings[0]  # (sqrt(1.05) - 1) * 96 / 2
+
+
+def test_moved_project_finds_the_plate_relative_to_the_bundle(factory_blender, tmp_path):
+    """Footage and bundle move together (another machine, a renamed project folder): the
+    manifest's absolute path is gone, its path relative to the bundle still works."""
+    import shutil
+
+    from tests.importers.bundle_factory import make_bundle_data
+    from vggt4d.io.bundle import write_bundle
+    from vggt4d.io.footage import read_footage
+
+    project = tmp_path / "project"
+    write_plate(project / "footage", [1001, 1002], 96, 64)
+    data = make_bundle_data(frames=[1001, 1002])
+    bundle = project / "bundles" / "shot.vggt4d"
+    footage = read_footage(project / "footage" / "plate.####.png")
+    data.source = footage.source_record(bundle)  # what a job writes
+    assert data.source["path_relative_to_bundle"] == "../../footage/plate.####.png"
+    write_bundle(bundle, data)
+    moved = Path(shutil.move(project, tmp_path / "moved"))
+    result = import_bundle(
+        factory_blender.context, moved / "bundles" / "shot.vggt4d", ImportSettings()
+    )
+    clip = factory_blender.data.movieclips[result.plate]
+    assert clip.filepath.endswith("moved/footage/plate.1001.png") and clip.frame_start == 1001
+    background = factory_blender.data.objects[result.camera].data.background_images[0]
+    assert background.frame_method == "STRETCH"

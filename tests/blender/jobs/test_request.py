@@ -31,6 +31,24 @@ def test_request_from_settings_is_accepted_by_the_backend(addon, video, tmp_path
     assert options.masks_dir == str(tmp_path / "masks")
     assert options.reconstruct.refine is False
     assert options.confidence_percentile == 25.0 and options.point_budget == 1_000_000
+    assert options.video_frame_start == 1 and options.preprocess_mode == "auto"
+
+
+def test_movie_clip_at_1001_numbers_the_plate_where_the_clip_shows_it(addon, video, tmp_path):
+    """A clip placed at frame 1001 (frame offset 2): its first video frame is on scene frame
+    999, so the plate is numbered from 999 and a 1001:1004 range is the frames shown there."""
+    import bpy
+
+    runner = importlib.import_module(f"{addon}.jobs.runner")
+    settings = bpy.context.scene.vggt4d
+    settings.footage_kind = "CLIP"
+    settings.clip = bpy.data.movieclips.load(str(video))
+    settings.clip.frame_start, settings.clip.frame_offset = 1001, 2
+    settings.use_frame_range, settings.frame_start, settings.frame_end = True, 1001, 1004
+    settings.preprocess_mode = "crop"
+    options = JobOptions.from_dict(runner.reconstruct_request(bpy.context)["options"])
+    assert options.video_frame_start == 999 and options.frames == "1001:1004:1"
+    assert options.preprocess_mode == "crop"
 
 
 def test_backend_runs_offline_when_blender_is_offline(addon, video):
