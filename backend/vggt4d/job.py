@@ -1,8 +1,9 @@
 """One reconstruction job: footage path in, result bundle out.
 
-Both shells (the command line and the job server) call `run_job`; it owns the order of the
-stages, the overall progress estimate, cancellation between stages, the translation of device
-out-of-memory into a message a person can act on, and what goes into the manifest.
+Both shells (the command line and the job server) call `run_job`. It is orchestration only:
+the order of the stages, the overall progress estimate (`_ProgressTracker`) and what goes into
+the manifest. Timing, cancellation and the out-of-memory sentence come from the one stage
+context, `vggt4d.stages.Stages`; file reading lives in `vggt4d.io`.
 """
 
 import platform
@@ -18,9 +19,10 @@ import numpy as np
 import torch
 
 from vggt4d import pipeline
-from vggt4d.errors import CancelledError, InputError, OutOfMemoryError
+from vggt4d.errors import InputError
 from vggt4d.io.bundle import BundleData, write_bundle
 from vggt4d.io.footage import MAX_FRAME_NUMBER, Footage, FrameRange, read_footage
+from vggt4d.io.masks import read_artist_masks
 from vggt4d.option_types import options_from_json
 from vggt4d.pipeline import ReconstructOptions
 from vggt4d.pointcloud import CloudOptions, PointClouds, build_point_clouds
@@ -31,10 +33,10 @@ from vggt4d.preprocess import (
     resolve_mode,
     unseen_rows,
 )
+from vggt4d.stages import Stages
 from vggt4d.weights import describe_weights, load_model
 
 DEFAULT_WEIGHTS = "facebook/VGGT-1B"
-_MASK_EXTENSIONS = {".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp"}
 # Rough share of the run time of each stage on a GPU (pass 1/2 dominate); only the ETA uses them.
 STAGE_WEIGHTS = {
     "ingest": 0.06,
@@ -177,123 +179,86 @@ def run_job(
     boundary once `should_cancel()` is true; a device out-of-memory becomes OutOfMemoryError.
     """
     options = options or JobOptions()
-    try:
-        return _run(Path(input_path), Path(output_path), options, progress, should_cancel, log)
-    except (torch.cuda.OutOfMemoryError, MemoryError) as error:
-        detail = (str(error).splitlines() or [type(error).__name__])[0][:200]
-        raise OutOfMemoryError(
-            "The device ran out of memory. Reconstruct fewer frames (max frames) or use a "
-            f"larger frame stride. ({detail})"
-        ) from error
+    stages = [name for name in STAGE_WEIGHTS if name != "refinement" or options.reconstruct.refine]
+    tracker = _ProgressTracker(stages, progress)
+    run = Stages(tracker.update, should_cancel)
+    return _run(Path(input_path), Path(output_path), options, run, log or _ignore)
+
+
+def _ignore(_level: str, _message: str) -> None:
+    """The log callback when nobody listens."""
 
 
 def _run(
-    input_path: Path,
-    output_path: Path,
-    options: JobOptions,
-    progress: Callable[[ProgressUpdate], None] | None,
-    should_cancel: Callable[[], bool] | None,
-    log: LogCallback | None,
+    input_path: Path, output_path: Path, options: JobOptions, run: Stages, report: LogCallback
 ) -> Path:
-    def check_cancel() -> None:
-        if should_cancel is not None and should_cancel():
-            raise CancelledError("The job was cancelled.")
-
-    def report(level: str, message: str) -> None:
-        if log is not None:
-            log(level, message)
-
-    stages = [name for name in STAGE_WEIGHTS if name != "refinement" or options.reconstruct.refine]
-    tracker = _ProgressTracker(stages, progress)
-    timings: dict[str, float] = {}
-
-    def stage_progress(stage: str) -> Callable[[float], None]:
-        def update(fraction: float) -> None:
-            check_cancel()
-            tracker.update(stage, fraction)
-
-        return update
-
-    started = time.perf_counter()
-    tracker.update("ingest", 0.0)
-    frame_range = FrameRange.parse(options.frames) if options.frames else None
-    footage = read_footage(
-        input_path,
-        frame_range,
-        options.max_frames,
-        stage_progress("ingest"),
-        first_video_frame=options.video_frame_start,
-    )
-    for warning in footage.warnings:
-        report("warning", warning)
-    report("info", f"Read {len(footage.frames)} frames of {footage.width}x{footage.height}.")
-    timings["ingest"] = time.perf_counter() - started
-
-    check_cancel()
-    started = time.perf_counter()
-    tracker.update("preprocess", 0.0)
-    mode = resolve_mode(
-        options.preprocess_mode, footage.width, footage.height, footage.pixel_aspect
-    )
-    images, mapping = preprocess_frames(footage.frames, mode, footage.pixel_aspect)
-    top, bottom = unseen_rows(mapping)
-    if top or bottom:
-        report(
-            "warning",
-            f"Crop mode leaves {top + bottom} of the plate's {footage.height} rows out of the "
-            f"reconstruction (top {top}, bottom {bottom}): no camera solve, points or masks "
-            "come from them. Use preprocess mode auto or pad to keep the whole plate.",
+    with run.stage("ingest"):
+        frame_range = FrameRange.parse(options.frames) if options.frames else None
+        footage = read_footage(
+            input_path,
+            frame_range,
+            options.max_frames,
+            run.reporter("ingest"),
+            first_video_frame=options.video_frame_start,
         )
-    artist_masks = _read_artist_masks(options.masks_dir, footage, mapping, report)
-    timings["preprocess"] = time.perf_counter() - started
+        for warning in footage.warnings:
+            report("warning", warning)
+        report("info", f"Read {len(footage.frames)} frames of {footage.width}x{footage.height}.")
 
-    check_cancel()
-    started = time.perf_counter()
-    tracker.update("load_model", 0.0)
-    weights = describe_weights(options.weights)
-    if weights.get("test_weights"):
-        report("warning", untrained_weights_warning(options.weights))
-    model = load_model(options.weights, device=options.device)
-    device = next(model.parameters()).device
-    timings["load_model"] = time.perf_counter() - started
+    with run.stage("preprocess"):
+        mode = resolve_mode(
+            options.preprocess_mode, footage.width, footage.height, footage.pixel_aspect
+        )
+        images, mapping = preprocess_frames(footage.frames, mode, footage.pixel_aspect)
+        top, bottom = unseen_rows(mapping)
+        if top or bottom:
+            report(
+                "warning",
+                f"Crop mode leaves {top + bottom} of the plate's {footage.height} rows out of "
+                f"the reconstruction (top {top}, bottom {bottom}): no camera solve, points or "
+                "masks come from them. Use preprocess mode auto or pad to keep the whole plate.",
+            )
+        artist_masks = _artist_masks(options.masks_dir, footage, mapping, report)
 
-    check_cancel()
+    with run.stage("load_model"):
+        weights = describe_weights(options.weights)
+        if weights.get("test_weights"):
+            report("warning", untrained_weights_warning(options.weights))
+        model = load_model(options.weights, device=options.device)
+        device = next(model.parameters()).device
+
     reconstruction = pipeline.reconstruct(
         images.to(device),
         model,
         options.reconstruct,
         artist_masks=artist_masks,
-        progress=tracker.update,
-        should_cancel=should_cancel,
+        progress=run.progress,
+        should_cancel=run.should_cancel,
     )
     del model
     for warning in reconstruction.warnings:
         report("warning", warning)
-    timings.update(reconstruction.timings)
+    run.timings.update(reconstruction.timings)
 
-    check_cancel()
-    started = time.perf_counter()
-    tracker.update("pointcloud", 0.0)
-    cloud_options = CloudOptions(
-        confidence_percentile=options.confidence_percentile,
-        confidence_threshold=options.confidence_threshold,
-        max_static_points=options.point_budget,
-    )
-    clouds = build_point_clouds(reconstruction, cloud_options)
-    timings["pointcloud"] = time.perf_counter() - started
+    with run.stage("pointcloud"):
+        cloud_options = CloudOptions(
+            confidence_percentile=options.confidence_percentile,
+            confidence_threshold=options.confidence_threshold,
+            max_static_points=options.point_budget,
+        )
+        clouds = build_point_clouds(reconstruction, cloud_options)
 
-    check_cancel()
-    tracker.update("bundle", 0.0)
-    timings = {stage: round(float(seconds), 4) for stage, seconds in timings.items()}
-    provenance = {
-        "model": {key: weights[key] for key in ("source", "sha256", "test_weights")},
-        "options": options.to_dict(),
-        "timings": timings,
-        "software": software_versions(device),
-    }
-    data = _bundle_data(footage, output_path, mapping, options, reconstruction, clouds, provenance)
-    bundle = write_bundle(output_path, data)
-    tracker.update("bundle", 1.0)
+    with run.stage("bundle"):
+        provenance = {
+            "model": {key: weights[key] for key in ("source", "sha256", "test_weights")},
+            "options": options.to_dict(),
+            "timings": {stage: round(float(seconds), 4) for stage, seconds in run.timings.items()},
+            "software": software_versions(device),
+        }
+        data = _bundle_data(
+            footage, output_path, mapping, options, reconstruction, clouds, provenance
+        )
+        bundle = write_bundle(output_path, data)
     report("info", f"Wrote {bundle}.")
     return bundle
 
@@ -321,18 +286,13 @@ def _bundle_data(
         preprocess_mode=resolve_mode(
             options.preprocess_mode, footage.width, footage.height, footage.pixel_aspect
         ),
-        plate_to_model={
-            "scale_x": mapping.scale_x,
-            "scale_y": mapping.scale_y,
-            "offset_x": mapping.offset_x,
-            "offset_y": mapping.offset_y,
-        },
+        plate_to_model=mapping.plate_to_model(),
         extrinsics=np.asarray(reconstruction.extrinsics, np.float64),
         intrinsics=mapping.intrinsics_to_plate(reconstruction.intrinsics),
         depth=reconstruction.depth,
         depth_conf=reconstruction.depth_conf,
-        coarse_masks=np.stack([mapping.mask_to_plate(m) for m in reconstruction.coarse_masks]),
-        refined_masks=np.stack([mapping.mask_to_plate(m) for m in reconstruction.refined_masks]),
+        coarse_masks=mapping.masks_to_plate(reconstruction.coarse_masks),
+        refined_masks=mapping.masks_to_plate(reconstruction.refined_masks),
         **provenance,
         **asdict(clouds),
     )
@@ -371,55 +331,15 @@ def software_versions(device: torch.device) -> dict[str, str]:
     return versions
 
 
-def _read_artist_masks(
+def _artist_masks(
     directory: str | None, footage: Footage, mapping: PlateMapping, report: LogCallback
 ) -> dict[int, np.ndarray] | None:
-    """Artist masks at plate resolution -> {frame index: bool [H, W] model resolution}."""
+    """The artist masks of ``directory`` -> {frame index: bool [H, W] model resolution}."""
     if directory is None:
         return None
-    folder = Path(directory)
-    if not folder.is_dir():
-        raise InputError(f"The mask folder {folder} does not exist.")
-    by_number: dict[int, Path] = {}
-    for path in sorted(folder.iterdir()):
-        digits = _trailing_number(path.stem)
-        if path.suffix.lower() not in _MASK_EXTENSIONS or digits is None:
-            continue
-        if digits in by_number:
-            raise InputError(f"Masks {by_number[digits]} and {path} are both for frame {digits}.")
-        by_number[digits] = path
-    masks = {}
-    for index, number in enumerate(footage.frame_numbers):
-        if number in by_number:
-            plate_mask = _read_mask(by_number[number], footage.width, footage.height)
-            masks[index] = mapping.mask_to_model(plate_mask)
+    masks = read_artist_masks(directory, footage.frame_numbers, footage.width, footage.height)
     if not masks:
-        report("warning", f"No mask in {folder} matches the frame numbers; masks ignored.")
+        report("warning", f"No mask in {directory} matches the frame numbers; masks ignored.")
         return None
-    report("info", f"Using {len(masks)} artist masks from {folder}.")
-    return masks
-
-
-def _trailing_number(stem: str) -> int | None:
-    digits = ""
-    for character in reversed(stem):
-        if character.isdigit():
-            digits = character + digits
-        elif digits:
-            break
-    return int(digits) if digits else None
-
-
-def _read_mask(path: Path, width: int, height: int) -> np.ndarray:
-    """A mask image -> bool: alpha if it has one, else the brightest channel, above half range."""
-    image = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
-    if image is None:
-        raise InputError(f"Cannot read the mask {path}.")
-    if image.ndim == 3:
-        image = image[..., 3] if image.shape[2] == 4 else image[..., :3].max(axis=2)
-    if image.shape != (height, width):
-        raise InputError(
-            f"The mask {path} is {image.shape[1]}x{image.shape[0]}; the plate is {width}x{height}."
-        )
-    limit = np.iinfo(image.dtype).max if np.issubdtype(image.dtype, np.integer) else 1.0
-    return image > limit / 2
+    report("info", f"Using {len(masks)} artist masks from {directory}.")
+    return {index: mapping.mask_to_model(mask) for index, mask in masks.items()}

@@ -10,7 +10,6 @@ code's (docs/vggt4d.md lists our deviations).
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -29,10 +28,11 @@ from vggt4d.dynamic.clustering import (
 from vggt4d.dynamic.cues import CueHooks, CueStatistics
 from vggt4d.dynamic.masked_pass import MaskedAttentionHooks, token_keep_mask
 from vggt4d.dynamic.refinement import refine_masks
-from vggt4d.errors import CancelledError, InputError, OutOfMemoryError
+from vggt4d.errors import InputError
 from vggt4d.geometry import PIXEL_CENTRE_OFFSET, unproject_depth
 from vggt4d.model import VGGT, pose_encoding_to_extri_intri
 from vggt4d.options import ReconstructOptions
+from vggt4d.stages import Stages
 
 STAGES = ("pass1", "cues", "clustering", "pass2", "refinement")
 
@@ -54,29 +54,14 @@ class Reconstruction:
     intermediates: dict[str, Any] = field(default_factory=dict)
 
 
-class _Run:
-    """State of one reconstruction: progress, cancellation, timings and intermediates."""
+class _Run(Stages):
+    """One reconstruction: the stage context plus the options and kept intermediates."""
 
-    def __init__(
-        self,
-        options: ReconstructOptions,
-        progress: Callable[[str, float], None] | None,
-        should_cancel: Callable[[], bool] | None,
-    ) -> None:
+    def __init__(self, options: ReconstructOptions, stages: Stages) -> None:
+        super().__init__(stages.progress, stages.should_cancel, stages.workload)
+        self.timings.update(dict.fromkeys(STAGES, 0.0))
         self.options = options
-        self.progress = progress
-        self.should_cancel = should_cancel
-        self.timings = dict.fromkeys(STAGES, 0.0)
         self.intermediates: dict[str, Any] = {}
-
-    def report(self, stage: str, fraction: float) -> None:
-        self.check_cancel()
-        if self.progress is not None:
-            self.progress(stage, float(fraction))
-
-    def check_cancel(self) -> None:
-        if self.should_cancel is not None and self.should_cancel():
-            raise CancelledError("Cancelled by the user.")
 
     def keep(self, **values: Any) -> None:
         """Store intermediates only when asked for (no copies otherwise)."""
@@ -106,15 +91,10 @@ def reconstruct(
     images = _check_images(images, model.config.patch_size)
     frames, _, height, width = images.shape
     artist = _check_artist_masks(artist_masks, frames, height, width)
-    run = _Run(options, progress, should_cancel)
+    workload = f"on {frames} frames at {width}x{height}"
+    run = _Run(options, Stages(progress, should_cancel, workload))
     images = images.to(next(model.parameters()).device)
-    try:
-        return _reconstruct(images, model, run, artist)
-    except torch.cuda.OutOfMemoryError as error:
-        raise OutOfMemoryError(
-            f"The device ran out of memory on {frames} frames at {width}x{height}. "
-            "Use fewer frames (a larger stride) or a shorter range."
-        ) from error
+    return _reconstruct(images, model, run, artist)
 
 
 def _reconstruct(
@@ -190,15 +170,13 @@ def _plain_pass(
     run: _Run, model: VGGT, images: torch.Tensor, hooks: CueHooks | None
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
     """Pass 1: depth, depth confidence, cam-from-world and intrinsics; cues stream into hooks."""
-    run.report("pass1", 0.0)
-    start = time.perf_counter()
-    outputs = _forward(model, images, hooks, ("camera", "depth"))
-    cue_seconds = hooks.seconds if hooks is not None else 0.0
-    run.timings["pass1"] = time.perf_counter() - start - cue_seconds
-    run.timings["cues"] = cue_seconds
-    extrinsics, intrinsics = _cameras(outputs["pose_enc"], tuple(images.shape[-2:]))
-    run.keep(pose_enc=outputs["pose_enc"][0])
-    run.report("pass1", 1.0)
+    with run.stage("pass1"):
+        outputs = _forward(model, images, hooks, ("camera", "depth"))
+        extrinsics, intrinsics = _cameras(outputs["pose_enc"], tuple(images.shape[-2:]))
+        run.keep(pose_enc=outputs["pose_enc"][0])
+    cue_seconds = hooks.seconds if hooks is not None else 0.0  # streamed during pass 1
+    run.timings["pass1"] -= cue_seconds
+    run.timings["cues"] += cue_seconds
     return (
         outputs["depth"][0, ..., 0].float(),
         outputs["depth_conf"][0].float(),
@@ -212,40 +190,34 @@ def _mine_masks(
 ) -> np.ndarray:
     """Cue maps -> cluster-averaged score -> multi-Otsu coarse masks, bool [S, H, W]."""
     options = run.options
-    run.report("cues", 0.0)
-    start = time.perf_counter()
     features = hooks.patch_tokens  # [S, P, C]
     height, width = image_size
     grid = (height // patch_size, width // patch_size)
-    factors = hooks.statistics.factors()
-    dynamic_map = hooks.statistics.dynamic_map(factors).reshape(-1, *grid)
-    run.timings["cues"] += time.perf_counter() - start
-    run.keep(
-        **{name: value.reshape(-1, *grid) for name, value in factors.items()},
-        dyn_map=dynamic_map,
-        enc_feat=features,
-    )
-    run.report("cues", 1.0)
-    run.report("clustering", 0.0)
-    start = time.perf_counter()
-    flat = features.reshape(-1, features.shape[-1])
-    if options.kmeans_backend == "sklearn":
-        labels = cluster_features_sklearn(
-            flat.cpu().numpy(), options.feature_clusters, options.seed
+    with run.stage("cues"):
+        factors = hooks.statistics.factors()
+        dynamic_map = hooks.statistics.dynamic_map(factors).reshape(-1, *grid)
+        run.keep(
+            **{name: value.reshape(-1, *grid) for name, value in factors.items()},
+            dyn_map=dynamic_map,
+            enc_feat=features,
         )
-    else:
-        labels = cluster_features_torch(
-            flat, options.feature_clusters, options.seed, options.kmeans_token_budget
-        )
-    labels = labels.reshape(-1, *grid)
-    run.report("clustering", 0.5)
-    cluster_map = cluster_average(dynamic_map.cpu().numpy(), labels)
-    upsampled = upsample_scores(cluster_map, height, width)
-    threshold = adaptive_multiotsu(upsampled, options.otsu_classes)
-    mined = coarse_masks(upsampled, threshold)
-    run.timings["clustering"] = time.perf_counter() - start
-    run.keep(cluster_labels=labels, cluster_map=cluster_map, otsu_threshold=threshold)
-    run.report("clustering", 1.0)
+    with run.stage("clustering"):
+        flat = features.reshape(-1, features.shape[-1])
+        if options.kmeans_backend == "sklearn":
+            labels = cluster_features_sklearn(
+                flat.cpu().numpy(), options.feature_clusters, options.seed
+            )
+        else:
+            labels = cluster_features_torch(
+                flat, options.feature_clusters, options.seed, options.kmeans_token_budget
+            )
+        labels = labels.reshape(-1, *grid)
+        run.report("clustering", 0.5)
+        cluster_map = cluster_average(dynamic_map.cpu().numpy(), labels)
+        upsampled = upsample_scores(cluster_map, height, width)
+        threshold = adaptive_multiotsu(upsampled, options.otsu_classes)
+        mined = coarse_masks(upsampled, threshold)
+        run.keep(cluster_labels=labels, cluster_map=cluster_map, otsu_threshold=threshold)
     return mined
 
 
@@ -256,22 +228,20 @@ def _masked_pass(
 
     The patch embedding does not see the masks, so pass 1's tokens are reused (exact).
     """
-    run.report("pass2", 0.0)
-    start = time.perf_counter()
-    keep = token_keep_mask(
-        torch.from_numpy(coarse), model.config.patch_size, model.aggregator.patch_start_idx
-    )
-    hooks = MaskedAttentionHooks(keep.to(images.device), run.options.masked_blocks)
-    heads = ("camera", "depth") if run.options.depth_from_pass == 2 else ("camera",)
-    outputs = _forward(model, images, hooks, heads, patch_tokens)
-    extrinsics, _ = _cameras(outputs["pose_enc"], tuple(images.shape[-2:]))
-    depth = depth_conf = None
-    if "depth" in heads:
-        depth, depth_conf = outputs["depth"][0, ..., 0].float(), outputs["depth_conf"][0].float()
-        run.keep(depth_pass2=depth)
-    run.keep(pose_enc_pass2=outputs["pose_enc"][0])
-    run.timings["pass2"] = time.perf_counter() - start
-    run.report("pass2", 1.0)
+    with run.stage("pass2"):
+        keep = token_keep_mask(
+            torch.from_numpy(coarse), model.config.patch_size, model.aggregator.patch_start_idx
+        )
+        hooks = MaskedAttentionHooks(keep.to(images.device), run.options.masked_blocks)
+        heads = ("camera", "depth") if run.options.depth_from_pass == 2 else ("camera",)
+        outputs = _forward(model, images, hooks, heads, patch_tokens)
+        extrinsics, _ = _cameras(outputs["pose_enc"], tuple(images.shape[-2:]))
+        depth = depth_conf = None
+        if "depth" in heads:
+            depth = outputs["depth"][0, ..., 0].float()
+            depth_conf = outputs["depth_conf"][0].float()
+            run.keep(depth_pass2=depth)
+        run.keep(pose_enc_pass2=outputs["pose_enc"][0])
     return extrinsics, depth, depth_conf
 
 
@@ -284,20 +254,17 @@ def _refine(
     intrinsics: torch.Tensor,
 ) -> np.ndarray:
     """Released refinement on pass-1 depth/intrinsics and pass-2 poses; bool [S, H, W]."""
-    run.report("refinement", 0.0)
-    start = time.perf_counter()
     frames = images.shape[0]
-    result = refine_masks(
-        images.float().cpu(),
-        depth.cpu(),
-        torch.from_numpy(coarse),
-        extrinsics.cpu(),
-        intrinsics.cpu(),
-        run.options,
-        on_frame=lambda frame: run.report("refinement", frame / frames),
-    )
-    run.timings["refinement"] = time.perf_counter() - start
-    run.report("refinement", 1.0)
+    with run.stage("refinement"):
+        result = refine_masks(
+            images.float().cpu(),
+            depth.cpu(),
+            torch.from_numpy(coarse),
+            extrinsics.cpu(),
+            intrinsics.cpu(),
+            run.options,
+            on_frame=lambda frame: run.report("refinement", frame / frames),
+        )
     return result.refined
 
 

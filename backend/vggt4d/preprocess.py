@@ -103,6 +103,19 @@ class PlateMapping:
         )
         return _resize_mask(unshifted, (self.plate_height, self.plate_width)) > 0.5
 
+    def masks_to_plate(self, masks: np.ndarray) -> np.ndarray:
+        """``mask_to_plate`` for a stack: bool [S, H, W] -> [S, plate_h, plate_w]."""
+        return np.stack([self.mask_to_plate(mask) for mask in masks])
+
+    def plate_to_model(self) -> dict[str, float]:
+        """The bundle manifest's ``plate_to_model`` record (docs/bundle.md)."""
+        return {
+            "scale_x": self.scale_x,
+            "scale_y": self.scale_y,
+            "offset_x": self.offset_x,
+            "offset_y": self.offset_y,
+        }
+
     def _resized_shape(self) -> tuple[int, int]:
         """(height, width) of the plate after the resize, before crop/pad (offsets are integer)."""
         return round(self.plate_height * self.scale_y), round(self.plate_width * self.scale_x)

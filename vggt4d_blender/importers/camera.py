@@ -9,7 +9,7 @@ from pathlib import Path
 import bpy
 import numpy as np
 
-from ..bundle_format import Bundle
+from ..bundle_format import Bundle, frame_number
 from . import camera_math
 from .datablocks import key_channels, link_object, tag
 
@@ -134,7 +134,7 @@ def _footage_at(text: str, source: dict, first: int) -> tuple[Path, int] | None:
         path = Path(text)
         return (path, int(source.get("frame_start", 1))) if path.is_file() else None
     for candidate in _sequence_candidates(text, first):
-        number = _frame_number(candidate)
+        number = frame_number(candidate.name)
         if candidate.is_file() and number is not None:
             return candidate, number
     return None
@@ -153,9 +153,4 @@ def _sequence_candidates(text: str, first: int) -> list[Path]:
         files = sorted(path.parent.glob(path.name))
     else:
         files = [path]
-    return sorted(files, key=lambda p: _frame_number(p) != first)
-
-
-def _frame_number(path: Path) -> int | None:
-    match = re.search(r"(\d+)(?!.*\d)", path.stem)
-    return int(match.group(1)) if match else None
+    return sorted(files, key=lambda p: frame_number(p.name) != first)

@@ -11,14 +11,13 @@ frame, which is what the backend's ``masks`` option reads.
 
 from __future__ import annotations
 
-import re
 import time
 from pathlib import Path
 
 import bpy
 import numpy as np
 
-from ..bundle_format import validate_bundle
+from ..bundle_format import frame_number_span, validate_bundle
 from .mask_raster import LayerShape, SplineShape, rasterise_layers
 from .png import write_grey_png
 
@@ -94,11 +93,11 @@ def _file_mask(path: Path, width: int, height: int) -> np.ndarray:
 def sequence_frame_path(path: str, frame: int) -> Path:
     """The file of ``frame`` in the numbered sequence that ``path`` belongs to."""
     file = Path(path)
-    match = re.search(r"(\d+)(?=\.[^.]*$)", file.name)
-    if match is None:
+    span = frame_number_span(file.name)
+    if span is None:
         raise ArtistMaskError(f"'{file.name}' has no frame number: not an image sequence.")
-    digits = match.group(1)
-    name = file.name[: match.start()] + f"{frame:0{len(digits)}d}" + file.name[match.end() :]
+    start, end = span
+    name = file.name[:start] + f"{frame:0{end - start}d}" + file.name[end:]
     return file.with_name(name)
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-_FRAME_NUMBER = re.compile(r"(\d+)(?=\.[^.]+$)")
+from ..bundle_format import frame_number_span
 
 
 def sequence_pattern(path: str) -> str:
@@ -17,10 +17,11 @@ def sequence_pattern(path: str) -> str:
     file = Path(path)
     if "#" in file.name or "%" in file.name or not file.suffix:
         return path
-    match = _FRAME_NUMBER.search(file.name)
-    if match is None:
+    span = frame_number_span(file.name)
+    if span is None:
         return path
-    name = file.name[: match.start()] + "#" * len(match.group(1)) + file.name[match.end() :]
+    start, end = span
+    name = file.name[:start] + "#" * (end - start) + file.name[end:]
     return str(file.with_name(name))
 
 

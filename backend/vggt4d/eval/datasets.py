@@ -27,11 +27,11 @@ from vggt4d.eval.groundtruth import (
     GroundTruth,
     detect_layout,
     load_generic,
-    numbered_files,
     read_image,
     read_tum_poses,
 )
 from vggt4d.geometry import homogeneous, invert_se3
+from vggt4d.io.masks import numbered_files
 
 # The 14 dynamic Sintel sequences of MonST3R's camera-pose evaluation, kept by later papers.
 SINTEL_SEQUENCES = (

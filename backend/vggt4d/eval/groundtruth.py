@@ -23,7 +23,7 @@ import numpy as np
 from evo.tools.file_interface import FileInterfaceException, read_tum_trajectory_file
 
 from vggt4d.errors import InputError
-from vggt4d.io.footage import _trailing_number
+from vggt4d.io.masks import numbered_files
 
 LAYOUTS = ("generic", "davis", "sintel", "tum", "bonn")
 _FRAME_TOLERANCE = 0.01  # of a frame, when turning timestamps back into frame numbers
@@ -106,21 +106,6 @@ def read_tum_poses(path: Path) -> tuple[np.ndarray, np.ndarray]:
     except (FileInterfaceException, OSError, ValueError) as error:
         raise InputError(f"Cannot read the TUM trajectory {path}: {error}") from error
     return np.asarray(trajectory.timestamps), np.stack(trajectory.poses_se3)
-
-
-def numbered_files(folder: Path, extensions: tuple[str, ...]) -> dict[int, Path]:
-    """{frame number: file} for the files of `folder` whose names end in digits."""
-    if not folder.is_dir():
-        return {}
-    files: dict[int, Path] = {}
-    for path in sorted(folder.iterdir()):
-        number = _trailing_number(path)
-        if path.suffix.lower() not in extensions or number is None:
-            continue
-        if number in files:
-            raise InputError(f"{files[number].name} and {path.name} are both frame {number}.")
-        files[number] = path
-    return files
 
 
 def read_image(path: Path, flags: int = cv2.IMREAD_UNCHANGED) -> np.ndarray:

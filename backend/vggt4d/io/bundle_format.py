@@ -101,6 +101,29 @@ def mask_path(kind: str, frame: int) -> str:
     return f"masks/{kind}/mask.{frame:06d}.png"
 
 
+def frame_number_span(file_name: str) -> tuple[int, int] | None:
+    """Where a per-frame file's frame number sits in its name: the last run of digits before
+    the extension (``plate_v2.001001.png`` -> the span of ``001001``); None without digits.
+
+    The one frame-number convention of the project: image sequences, artist masks, bundle
+    masks and ground truth files are all matched to plate frames with it.
+    """
+    stem_end = file_name.rfind(".") if "." in file_name.lstrip(".") else len(file_name)
+    end = stem_end
+    while end > 0 and not file_name[end - 1].isdigit():
+        end -= 1
+    start = end
+    while start > 0 and file_name[start - 1].isdigit():
+        start -= 1
+    return (start, end) if start < end else None
+
+
+def frame_number(file_name: str) -> int | None:
+    """The plate frame number a file stands for (see ``frame_number_span``), or None."""
+    span = frame_number_span(file_name)
+    return int(file_name[span[0] : span[1]]) if span else None
+
+
 def ply_dtype(with_confidence: bool) -> np.dtype:
     """The vertex record of the bundle's static PLY (little-endian, packed)."""
     fields = (*PLY_FIELDS, PLY_CONFIDENCE) if with_confidence else PLY_FIELDS

@@ -24,6 +24,7 @@ import numpy as np
 
 from vggt4d.errors import InputError
 from vggt4d.io import video
+from vggt4d.io.bundle_format import frame_number
 
 VIDEO_EXTENSIONS = frozenset(
     {".mp4", ".m4v", ".mov", ".mkv", ".avi", ".webm", ".mpg", ".mpeg", ".wmv", ".mxf"}
@@ -33,7 +34,6 @@ DEFAULT_SEQUENCE_FPS = 24.0
 MAX_FRAME_NUMBER = 1_048_574
 """Blender's last scene frame: plate frame numbers beyond it cannot be keyed."""
 _PRINTF = re.compile(r"%0?(\d*)d|(#+)")
-_TRAILING_NUMBER = re.compile(r"(\d+)(?!.*\d)")
 
 Progress = Callable[[float], None]
 
@@ -194,7 +194,7 @@ def _sequence_files(text: str) -> tuple[list[Path], list[int]]:
         raise InputError(
             f"Unsupported footage type {path.suffix or '(none)'!r} ({text}); use {known}."
         )
-    return [path], [_trailing_number(path) or 1]
+    return [path], [frame_number(path.name) or 1]
 
 
 def _image_files(paths: Iterable[Path], text: str) -> list[Path]:
@@ -241,14 +241,9 @@ def _printf_files(path: Path, text: str) -> tuple[list[Path], list[int]]:
     return [item for _, item in found], [number for number, _ in found]
 
 
-def _trailing_number(path: Path) -> int | None:
-    match = _TRAILING_NUMBER.search(path.stem)
-    return int(match.group(1)) if match else None
-
-
 def _numbered(files: list[Path], text: str) -> tuple[list[Path], list[int]]:
     """Number files by the last digits in their names; without digits, 1.. in name order."""
-    numbers = [_trailing_number(item) for item in files]
+    numbers = [frame_number(item.name) for item in files]
     if None in numbers:
         ordered = sorted(files)
         return ordered, list(range(1, len(ordered) + 1))
