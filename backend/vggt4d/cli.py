@@ -138,6 +138,9 @@ def _job_options(arguments: argparse.Namespace) -> "JobOptions":
 
 
 def _reconstruct(arguments: argparse.Namespace) -> int:
+    from vggt4d.preflight import check_job_paths
+
+    check_job_paths(arguments.input, arguments.output)  # before torch loads: fail fast
     from vggt4d.job import run_job
 
     options = _job_options(arguments)

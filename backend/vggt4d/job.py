@@ -26,6 +26,7 @@ from vggt4d.io.masks import read_artist_masks
 from vggt4d.option_types import options_from_json
 from vggt4d.pipeline import ReconstructOptions
 from vggt4d.pointcloud import CloudOptions, PointClouds, build_point_clouds
+from vggt4d.preflight import check_job_paths
 from vggt4d.preprocess import (
     JOB_MODES,
     PlateMapping,
@@ -179,10 +180,11 @@ def run_job(
     boundary once `should_cancel()` is true; a device out-of-memory becomes OutOfMemoryError.
     """
     options = options or JobOptions()
+    output = check_job_paths(input_path, output_path)  # fail fast, before any decoding
     stages = [name for name in STAGE_WEIGHTS if name != "refinement" or options.reconstruct.refine]
     tracker = _ProgressTracker(stages, progress)
     run = Stages(tracker.update, should_cancel)
-    return _run(Path(input_path), Path(output_path), options, run, log or _ignore)
+    return _run(Path(input_path), output, options, run, log or _ignore)
 
 
 def _ignore(_level: str, _message: str) -> None:

@@ -20,6 +20,7 @@ import torch
 
 from vggt4d.errors import CancelledError, InputError, VGGT4DError
 from vggt4d.job import DEFAULT_WEIGHTS, JobOptions, ProgressUpdate, package_version, run_job
+from vggt4d.preflight import check_job_paths
 from vggt4d.protocol import PROTOCOL_VERSION, error_event
 from vggt4d.weights import resolve_device, weights_cached
 
@@ -134,6 +135,7 @@ class JobServer:
             raise InputError('reconstruct needs "input" and "output" paths (strings).')
         options = request.get("options")
         job_options = JobOptions.from_dict({} if options is None else options)
+        check_job_paths(input_path, output_path)
         self._cancel.clear()
         self._running.set()
         self._worker = threading.Thread(

@@ -9,6 +9,7 @@ a result. Errors are ``vggt4d.errors.BundleError`` (code ``bad_bundle``).
 """
 
 import contextlib
+import glob
 import json
 import os
 import secrets
@@ -74,15 +75,12 @@ class BundleData:
 def write_bundle(path: str | Path, data: BundleData) -> Path:
     """Write `data` as a bundle at `path` atomically and return the final path.
 
-    The bundle is written into `.<name>.partial-<random>/` beside `path`, validated with the
-    same rules as `read_bundle`, then renamed. An existing bundle at `path` is replaced; any
-    other existing file or non-empty directory is refused rather than deleted.
+    The bundle is written into `.<name>.partial-<pid>-<random>/` beside `path`, validated with
+    the same rules as `read_bundle`, then renamed. An existing bundle at `path` is replaced; any
+    other existing file or non-empty directory is refused rather than deleted (`check_output`).
     """
-    final = Path(path).absolute()
-    final.parent.mkdir(parents=True, exist_ok=True)
-    if final.exists() and not _is_replaceable(final):
-        raise BundleError(f"refusing to overwrite {final}: it exists and is not a VGGT4D bundle")
-    temporary = final.parent / f".{final.name}{PARTIAL_MARKER}{secrets.token_hex(6)}"
+    final = check_output(path)
+    temporary = final.parent / _partial_name(final, "")
     temporary.mkdir()
     try:
         _write_contents(temporary, data)
@@ -93,6 +91,56 @@ def write_bundle(path: str | Path, data: BundleData) -> Path:
         shutil.rmtree(temporary, ignore_errors=True)
         raise
     return final
+
+
+def check_output(path: str | Path) -> Path:
+    """The absolute bundle path, once it is sure a bundle can be written there; call it before
+    any long work. Refuses (BundleError) a path that is a file or a folder that is not a bundle,
+    or a parent folder that cannot be created or written. Removes unfinished bundles
+    (`.<name>.partial-<pid>-*`) that killed writers of this path left behind.
+    """
+    final = Path(path).expanduser().absolute()
+    if final.exists() and not _is_replaceable(final):
+        raise BundleError(
+            f"refusing to write the bundle to {final}: it exists and is not a VGGT4D bundle; "
+            "choose another output path"
+        )
+    try:
+        final.parent.mkdir(parents=True, exist_ok=True)
+        probe = final.parent / _partial_name(final, "probe-")
+        probe.mkdir()
+        probe.rmdir()
+    except OSError as error:
+        raise BundleError(
+            f"cannot write the bundle to {final}: {error.strerror or error}; "
+            "choose a folder you can write to"
+        ) from error
+    _remove_stale_partials(final)
+    return final
+
+
+def _partial_name(final: Path, kind: str) -> str:
+    """`.<name>.partial-<kind><pid>-<random>`: the pid tells a live writer from a dead one."""
+    return f".{final.name}{PARTIAL_MARKER}{kind}{os.getpid()}-{secrets.token_hex(6)}"
+
+
+def _remove_stale_partials(final: Path) -> None:
+    """Delete `final`'s unfinished bundles whose writer process (on this machine) is gone."""
+    prefix = f".{final.name}{PARTIAL_MARKER}"
+    for candidate in final.parent.glob(f"{glob.escape(prefix)}*"):
+        fields = candidate.name[len(prefix) :].removeprefix("old-").split("-")
+        if len(fields) == 2 and fields[0].isdigit() and not _process_alive(int(fields[0])):
+            shutil.rmtree(candidate, ignore_errors=True)
+
+
+def _process_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:  # exists but belongs to someone else
+        return True
+    return True
 
 
 def validate_bundle(path: str | Path) -> dict[str, Any]:
@@ -180,7 +228,7 @@ def _publish(temporary: Path, final: Path) -> None:
     if not final.exists():
         os.rename(temporary, final)
         return
-    retired = final.parent / f".{final.name}{PARTIAL_MARKER}old-{secrets.token_hex(6)}"
+    retired = final.parent / _partial_name(final, "old-")
     os.rename(final, retired)
     try:
         os.rename(temporary, final)

@@ -157,6 +157,14 @@ def read_footage(
     return _read_sequence(text, chosen, progress, fps or DEFAULT_SEQUENCE_FPS)
 
 
+def check_footage(path: str | Path) -> None:
+    """Raise InputError now when ``path`` names no readable footage (no decoding: a video
+    file that exists, or a sequence with at least one image file)."""
+    candidate = Path(str(path)).expanduser()
+    if not (candidate.is_file() and candidate.suffix.lower() in VIDEO_EXTENSIONS):
+        _sequence_files(str(path))
+
+
 def _describe(selection: FrameRange) -> str:
     start = "" if selection.start is None else selection.start
     end = "" if selection.end is None else selection.end
