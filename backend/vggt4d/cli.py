@@ -48,6 +48,12 @@ def _parser() -> argparse.ArgumentParser:
     export = commands.add_parser("export", help="bundle -> COLMAP / TUM / PLY")
     export.add_argument("bundle")
     export.add_argument("--colmap", help="folder for cameras.txt, images.txt, points3D.txt")
+    export.add_argument(
+        "--colmap-images",
+        action="store_true",
+        help="also write the plate frames into COLMAP/images under the names images.txt uses "
+        "(needed for a video plate)",
+    )
     export.add_argument("--tum", help="trajectory file (timestamp tx ty tz qx qy qz qw)")
     export.add_argument("--ply", help="static point cloud file")
     export.add_argument("--ply-dynamic", action="store_true", help="add dynamic points to --ply")
@@ -200,7 +206,7 @@ def _export(arguments: argparse.Namespace) -> int:
         return 2
     data = read_bundle(arguments.bundle)
     if arguments.colmap:
-        print(export_colmap(data, arguments.colmap))
+        print(export_colmap(data, arguments.colmap, write_images=arguments.colmap_images))
     if arguments.tum:
         print(export_tum(data, arguments.tum))
     if arguments.ply:

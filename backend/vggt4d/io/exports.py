@@ -6,29 +6,79 @@ convention (the centre of the top-left pixel is (0.5, 0.5)), so plate intrinsics
 unchanged as PINHOLE fx fy cx cy.
 """
 
+import shutil
 from pathlib import Path
 
+import cv2
 import numpy as np
 
+from vggt4d.errors import InputError
 from vggt4d.geometry import invert_se3, quat_wxyz_from_rotation
 from vggt4d.io.bundle import BundleData
+from vggt4d.io.footage import FrameRange, read_footage
 from vggt4d.io.ply import write_ply
 
-
-def image_name(frame: int) -> str:
-    """The COLMAP image name of a plate frame (no image file is written)."""
-    return f"frame.{frame:06d}.png"
+IMAGES_FOLDER = "images"
+"""Where ``export_colmap(..., write_images=True)`` puts the plate frames, beside the model."""
 
 
-def export_colmap(data: BundleData, directory: str | Path) -> Path:
+def image_names(data: BundleData) -> list[str]:
+    """The COLMAP image name of each frame: the source file's own name for an image sequence
+    (``plate.0001.png``), so COLMAP, pycolmap and Gaussian-splatting trainers find the
+    plates; ``<video stem>.<frame:06d>.png`` for a video (written by ``write_images``)."""
+    files = data.source.get("files")
+    if isinstance(files, list) and len(files) == len(data.frames):
+        return [Path(str(name)).name for name in files]
+    stem = Path(str(data.source.get("path", ""))).stem.replace("%", "") or "frame"
+    return [f"{stem}.{frame:06d}.png" for frame in data.frames]
+
+
+def write_plate_images(data: BundleData, directory: str | Path) -> Path:
+    """Write (video) or copy (sequence) the reconstructed plate frames into ``directory``
+    under ``image_names``; raises InputError when the footage is not there any more."""
+    directory = Path(directory)
+    directory.mkdir(parents=True, exist_ok=True)
+    names = image_names(data)
+    source = data.source
+    if isinstance(source.get("files"), list):
+        folder = _sequence_folder(str(source["path"]))
+        for name in names:
+            if not (folder / name).is_file():
+                raise InputError(f"The plate {folder / name} is missing; cannot copy it.")
+            shutil.copy2(folder / name, directory / name)
+        return directory
+    frames = [int(frame) for frame in data.frames]
+    footage = read_footage(
+        source["path"],
+        FrameRange(frames[0], frames[-1]),
+        first_video_frame=int(source.get("frame_start", 1)),
+    )
+    by_number = dict(zip(footage.frame_numbers, footage.frames, strict=True))
+    for frame, name in zip(frames, names, strict=True):
+        if frame not in by_number:
+            raise InputError(f"Frame {frame} of {source['path']} does not decode any more.")
+        cv2.imwrite(str(directory / name), cv2.cvtColor(by_number[frame], cv2.COLOR_RGB2BGR))
+    return directory
+
+
+def _sequence_folder(pattern: str) -> Path:
+    path = Path(pattern)
+    return path if path.is_dir() else path.parent
+
+
+def export_colmap(data: BundleData, directory: str | Path, write_images: bool = False) -> Path:
     """Write cameras.txt, images.txt and points3D.txt (COLMAP text model) into `directory`.
 
     One PINHOLE camera per frame in plate pixels (VGGT predicts a focal length per frame),
     world-to-camera poses, no 2-D observations, and the static cloud as 3-D points with an
-    error of 0 and empty tracks.
+    error of 0 and empty tracks. Images are named by ``image_names``; ``write_images`` also
+    writes the frames into ``directory/images`` (needed for a video plate).
     """
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
+    names = image_names(data)
+    if write_images:
+        write_plate_images(data, directory / IMAGES_FOLDER)
     camera_lines = ["# Camera list: CAMERA_ID, MODEL, WIDTH, HEIGHT, PARAMS[fx, fy, cx, cy]"]
     for index, intrinsics in enumerate(data.intrinsics):
         fx, fy, cx, cy = intrinsics[0, 0], intrinsics[1, 1], intrinsics[0, 2], intrinsics[1, 2]
@@ -46,7 +96,7 @@ def export_colmap(data: BundleData, directory: str | Path) -> Path:
         zip(quaternions, data.extrinsics, strict=True)
     ):
         values = " ".join(f"{value:.17g}" for value in (*quaternion, *extrinsics[:, 3]))
-        image_lines += [f"{index + 1} {values} {index + 1} {image_name(data.frames[index])}", ""]
+        image_lines += [f"{index + 1} {values} {index + 1} {names[index]}", ""]
     point_lines = ["# 3D point list: POINT3D_ID, X, Y, Z, R, G, B, ERROR, TRACK[]"]
     for index, (position, color) in enumerate(
         zip(data.static_points, data.static_colors, strict=True)
@@ -58,22 +108,26 @@ def export_colmap(data: BundleData, directory: str | Path) -> Path:
         ("images.txt", image_lines),
         ("points3D.txt", point_lines),
     ):
-        (directory / name).write_text("\n".join(lines) + "\n", encoding="ascii")
+        (directory / name).write_text("\n".join(lines) + "\n", encoding="utf-8")
     return directory
 
 
 def export_tum(data: BundleData, path: str | Path) -> Path:
     """Write the trajectory in standard TUM order: `timestamp tx ty tz qx qy qz qw`,
-    camera-to-world, timestamp = plate frame number / fps. (The official VGGT4D demo writes
-    `t x y z qw qx qy qz`, which is not TUM.)"""
+    camera-to-world. The timestamp is the frame's real presentation time for a video
+    (``source.timestamps``: right for variable frame rate), else plate frame number / fps.
+    (The official VGGT4D demo writes `t x y z qw qx qy qz`, which is not TUM.)"""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     poses = invert_se3(np.asarray(data.extrinsics, dtype=np.float64))  # world_from_cam
     quaternions = quat_wxyz_from_rotation(poses[:, :, :3])
     lines = ["# timestamp tx ty tz qx qy qz qw (camera-to-world, OpenCV camera axes)"]
-    for frame, pose, (w, x, y, z) in zip(data.frames, poses, quaternions, strict=True):
+    times = data.source.get("timestamps")
+    if not (isinstance(times, list) and len(times) == len(data.frames)):
+        times = [frame / data.fps for frame in data.frames]
+    for time, pose, (w, x, y, z) in zip(times, poses, quaternions, strict=True):
         values = (*pose[:, 3], x, y, z, w)
-        lines.append(f"{frame / data.fps:.9f} " + " ".join(f"{value:.17g}" for value in values))
+        lines.append(f"{float(time):.9f} " + " ".join(f"{value:.17g}" for value in values))
     path.write_text("\n".join(lines) + "\n", encoding="ascii")
     return path
 

@@ -11,7 +11,7 @@ from vggt4d.io.exports import (
     export_colmap,
     export_ply,
     export_tum,
-    image_name,
+    image_names,
 )
 
 
@@ -49,7 +49,7 @@ def test_colmap_model_reprojects_like_the_bundle(tmp_path: Path, bundle_data) ->
         rotation = rotation_from_quat_wxyz(np.array([float(value) for value in row[1:5]]))
         translation = np.array([float(value) for value in row[5:8]])
         extrinsics = np.concatenate([rotation, translation[:, None]], axis=1)
-        assert row[9] == image_name(data.frames[index])
+        assert row[9] == image_names(data)[index]
         np.testing.assert_allclose(
             project(intrinsics, extrinsics, points),
             project(data.intrinsics[index], data.extrinsics[index], data.static_points),
