@@ -18,6 +18,11 @@ def _modules() -> tuple[ModuleType, ...]:
     return (properties, preferences, importers, jobs, ui)
 
 
+def classes() -> tuple[type, ...]:
+    """Every class the add-on registers, in registration order (for checks and tests)."""
+    return tuple(cls for module in _modules() for cls in module.classes())
+
+
 def register() -> None:
     for module in _modules():
         module.register()

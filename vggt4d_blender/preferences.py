@@ -7,7 +7,7 @@ from pathlib import Path
 import bpy
 from bpy.props import EnumProperty, StringProperty
 
-from .jobs.environment import venv_python
+from .environment import venv_python
 
 DEVICES = (
     ("auto", "Auto", "CUDA when available, else CPU"),
@@ -89,14 +89,19 @@ def cache_dir(preferences: VGGT4D_AddonPreferences) -> Path:
     return user_dir("cache")
 
 
-_classes = (VGGT4D_AddonPreferences,)
+_CLASSES = (VGGT4D_AddonPreferences,)
+
+
+def classes() -> tuple[type, ...]:
+    """The classes this module registers, in order."""
+    return _CLASSES
 
 
 def register() -> None:
-    for cls in _classes:
+    for cls in _CLASSES:
         bpy.utils.register_class(cls)
 
 
 def unregister() -> None:
-    for cls in reversed(_classes):
+    for cls in reversed(_CLASSES):
         bpy.utils.unregister_class(cls)

@@ -107,40 +107,16 @@ class VGGT4D_PG_backend_status(bpy.types.PropertyGroup):
     report: StringProperty(name="Report")
 
 
-def video_frame_start(settings: VGGT4D_PG_settings) -> int:
-    """The scene frame a Movie Clip video's first frame sits on (1 for a video file): the
-    backend numbers the plate from it, so keys land where the clip shows the frames."""
-    clip = settings.clip
-    if settings.footage_kind == "CLIP" and clip is not None and clip.source == "MOVIE":
-        return max(0, clip.frame_start - clip.frame_offset)
-    return 1
+_CLASSES = (VGGT4D_PG_settings, VGGT4D_PG_backend_status)
 
 
-def footage_path(settings: VGGT4D_PG_settings) -> str:
-    """The absolute footage path the backend should read, or '' when none is set.
-
-    Sequences (chosen as one frame, or a sequence clip) become a ``####`` pattern.
-    """
-    from .jobs.footage_paths import sequence_pattern
-
-    if settings.footage_kind == "CLIP":
-        clip = settings.clip
-        if clip is None:
-            return ""
-        path = bpy.path.abspath(clip.filepath, library=clip.library)
-        return sequence_pattern(path) if clip.source == "SEQUENCE" else path
-    if settings.footage_kind == "FILE":
-        return bpy.path.abspath(settings.footage_path) if settings.footage_path else ""
-    return (
-        sequence_pattern(bpy.path.abspath(settings.sequence_path)) if settings.sequence_path else ""
-    )
-
-
-_classes = (VGGT4D_PG_settings, VGGT4D_PG_backend_status)
+def classes() -> tuple[type, ...]:
+    """The classes this module registers, in order."""
+    return _CLASSES
 
 
 def register() -> None:
-    for cls in _classes:
+    for cls in _CLASSES:
         bpy.utils.register_class(cls)
     bpy.types.Scene.vggt4d = PointerProperty(type=VGGT4D_PG_settings)
     bpy.types.WindowManager.vggt4d_backend = PointerProperty(type=VGGT4D_PG_backend_status)
@@ -149,5 +125,5 @@ def register() -> None:
 def unregister() -> None:
     del bpy.types.WindowManager.vggt4d_backend
     del bpy.types.Scene.vggt4d
-    for cls in reversed(_classes):
+    for cls in reversed(_CLASSES):
         bpy.utils.unregister_class(cls)

@@ -11,12 +11,6 @@ import pytest
 import build
 
 REPO = Path(__file__).resolve().parents[2]
-PANELS = [
-    f"{space}_PT_vggt4d{suffix}"
-    for space in ("VIEW3D", "CLIP")
-    for suffix in ("", "_footage", "_quality", "_masks")
-]
-OPERATORS = ["reconstruct", "cancel", "rerun_with_masks", "setup_backend", "check_backend"]
 
 
 @pytest.fixture(scope="module")
@@ -68,10 +62,10 @@ def test_installed_zip_enables_registers_and_disables_cleanly(built_zip, factory
         module = "bl_ext.vggt4d_test.vggt4d_blender"
         assert (tmp_path / "vggt4d_blender" / "backend_wheels").is_dir()
         assert module in bpy.context.preferences.addons
-        for panel in PANELS:
-            assert hasattr(bpy.types, panel), panel
-        for operator in OPERATORS:
-            assert hasattr(bpy.ops.vggt4d, operator), operator
+        addon_classes = sys.modules[module].classes()
+        kinds = {base for cls in addon_classes for base in cls.__mro__ if base in _KINDS(bpy)}
+        assert kinds == set(_KINDS(bpy))  # panels, operators, property groups, preferences
+        assert [cls.__name__ for cls in addon_classes if not cls.is_registered] == []
         assert bpy.context.scene.vggt4d.status_state == "idle"
         preferences = bpy.context.preferences.addons[module].preferences
         assert preferences.weights_source == "facebook/VGGT-1B"
@@ -84,7 +78,7 @@ def test_installed_zip_enables_registers_and_disables_cleanly(built_zip, factory
 
         addon_utils.disable(module, default_set=True, handle_error=_raise)
         assert not hasattr(bpy.types.Scene, "vggt4d")
-        assert not any(hasattr(bpy.types, panel) for panel in PANELS)
+        assert [cls.__name__ for cls in addon_classes if cls.is_registered] == []
         assert icons._previews is None
         assert "reset_stale_status" not in [h.__name__ for h in handlers]
     finally:
@@ -100,6 +94,11 @@ def test_dev_checkout_enables_with_icons_beside_the_package(addon):
     assert bpy.ops.vggt4d.reconstruct.poll()
     assert not bpy.ops.vggt4d.cancel.poll()  # nothing running
     assert not bpy.ops.vggt4d.rerun_with_masks.poll()  # no bundle yet
+
+
+def _KINDS(bpy) -> tuple[type, ...]:  # noqa: N802 - reads like the constant it stands for
+    types = bpy.types
+    return (types.Panel, types.Operator, types.PropertyGroup, types.AddonPreferences)
 
 
 def _raise(error: BaseException) -> None:

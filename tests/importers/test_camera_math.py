@@ -3,6 +3,7 @@
 import numpy as np
 import pytest
 
+from tests.importers.blender_viewplane import lens_to_intrinsics
 from vggt4d_blender.importers import camera_math
 
 
@@ -49,7 +50,7 @@ def test_projection_matches_bundle(width, height, fx, fy, cx, cy):
     )
     assert min(lens.pixel_aspect_x, lens.pixel_aspect_y) == 1.0
     assert lens.residual_px == pytest.approx(0.0, abs=1e-9)
-    blender_k = camera_math.lens_to_intrinsics(
+    blender_k = lens_to_intrinsics(
         lens.lens[0],
         lens.shift_x[0],
         lens.shift_y[0],
@@ -74,7 +75,7 @@ def test_portrait_uses_vertical_fit_and_auto_agrees():
     lens = camera_math.intrinsics_to_lens(intrinsics, 1080, 1920)
     assert lens.sensor_fit == "VERTICAL"
     np.testing.assert_allclose(lens.lens[0], 1400.0 * 36.0 / 1920)
-    auto = camera_math.lens_to_intrinsics(lens.lens[0], 0, 0, "AUTO", 36.0, 36.0, 1080, 1920)
+    auto = lens_to_intrinsics(lens.lens[0], 0, 0, "AUTO", 36.0, 36.0, 1080, 1920)
     np.testing.assert_allclose(auto, intrinsics[0])
 
 
@@ -119,7 +120,7 @@ def test_noisy_focal_estimates_keep_square_pixels_and_report_the_residual(width,
     focal = np.sqrt(1500.0 * 1480.0)
     expected = max(abs(focal / 1500 - 1) * width / 2, abs(focal / 1480 - 1) * height / 2)
     assert lens.residual_px == pytest.approx(expected)
-    blender_k = camera_math.lens_to_intrinsics(
+    blender_k = lens_to_intrinsics(
         lens.lens[0], 0, 0, lens.sensor_fit, lens.sensor_size, lens.sensor_size, width, height
     )
     assert blender_k[0, 0] == pytest.approx(focal) and blender_k[1, 1] == pytest.approx(focal)

@@ -17,7 +17,7 @@ from .scene_tools import VGGT4D_OT_set_floor, VGGT4D_OT_set_origin, VGGT4D_OT_se
 if TYPE_CHECKING:
     from .shot import ImportResult, ImportSettings
 
-classes = (
+_CLASSES = (
     VGGT4D_OT_import_bundle,
     VGGT4D_OT_import_batch,
     VGGT4D_OT_set_floor,
@@ -26,15 +26,20 @@ classes = (
 )
 
 
+def classes() -> tuple[type, ...]:
+    """The classes this module registers, in order."""
+    return _CLASSES
+
+
 def register() -> None:
-    for cls in classes:
+    for cls in _CLASSES:
         bpy.utils.register_class(cls)
     bpy.types.TOPBAR_MT_file_import.append(menu_import)
 
 
 def unregister() -> None:
     bpy.types.TOPBAR_MT_file_import.remove(menu_import)
-    for cls in reversed(classes):
+    for cls in reversed(_CLASSES):
         bpy.utils.unregister_class(cls)
 
 

@@ -6,7 +6,8 @@ import without bpy."""
 from __future__ import annotations
 
 
-def _classes() -> tuple[type, ...]:
+def classes() -> tuple[type, ...]:
+    """The classes this package registers, in order (imported here: they need bpy)."""
     from . import backend_setup, reconstruct
 
     return (*reconstruct.classes, *backend_setup.classes)
@@ -17,7 +18,7 @@ def register() -> None:
 
     from .reconstruct import reset_stale_status
 
-    for cls in _classes():
+    for cls in classes():
         bpy.utils.register_class(cls)
     bpy.app.handlers.load_post.append(reset_stale_status)
 
@@ -29,5 +30,5 @@ def unregister() -> None:
 
     if reset_stale_status in bpy.app.handlers.load_post:
         bpy.app.handlers.load_post.remove(reset_stale_status)
-    for cls in reversed(_classes()):
+    for cls in reversed(classes()):
         bpy.utils.unregister_class(cls)

@@ -14,15 +14,15 @@ from pathlib import Path
 import bpy
 from bpy.props import StringProperty
 
-from ..preferences import backend_python, backend_venv_dir, get_preferences
-from ..protocol import hello_request, protocol_mismatch
-from .backend_client import EXIT_EVENT, BackendClient, BackendError
-from .environment import (
+from ..environment import (
     backend_environment,
     backend_source,
     find_system_python,
     torch_index_url,
 )
+from ..preferences import backend_python, backend_venv_dir, get_preferences
+from ..protocol import hello_request, protocol_mismatch
+from .backend_client import EXIT_EVENT, BackendClient, BackendError
 from .setup_steps import StepRunner, setup_steps
 
 log = logging.getLogger(__name__)

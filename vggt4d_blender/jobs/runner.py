@@ -12,11 +12,11 @@ from pathlib import Path
 
 import bpy
 
+from ..environment import backend_environment
 from ..preferences import backend_python, cache_dir, get_preferences
-from ..properties import footage_path, video_frame_start
+from ..properties import VGGT4D_PG_settings
 from .backend_client import BackendClient, BackendError
-from .environment import backend_environment
-from .footage_paths import shot_name
+from .footage_paths import sequence_pattern, shot_name
 from .job import JobStatus, ReconstructJob
 
 log = logging.getLogger(__name__)
@@ -48,6 +48,33 @@ def reconstruct_request(context: bpy.types.Context, masks_dir: Path | None = Non
         "reconstruct": {"refine": settings.refine},
     }
     return {"input": footage, "output": str(bundle), "options": options}
+
+
+def video_frame_start(settings: VGGT4D_PG_settings) -> int:
+    """The scene frame a Movie Clip video's first frame sits on (1 for a video file): the
+    backend numbers the plate from it, so keys land where the clip shows the frames."""
+    clip = settings.clip
+    if settings.footage_kind == "CLIP" and clip is not None and clip.source == "MOVIE":
+        return max(0, clip.frame_start - clip.frame_offset)
+    return 1
+
+
+def footage_path(settings: VGGT4D_PG_settings) -> str:
+    """The absolute footage path the backend should read, or '' when none is set.
+
+    Sequences (chosen as one frame, or a sequence clip) become a ``####`` pattern.
+    """
+    if settings.footage_kind == "CLIP":
+        clip = settings.clip
+        if clip is None:
+            return ""
+        path = bpy.path.abspath(clip.filepath, library=clip.library)
+        return sequence_pattern(path) if clip.source == "SEQUENCE" else path
+    if settings.footage_kind == "FILE":
+        return bpy.path.abspath(settings.footage_path) if settings.footage_path else ""
+    return (
+        sequence_pattern(bpy.path.abspath(settings.sequence_path)) if settings.sequence_path else ""
+    )
 
 
 class JobRunner:

@@ -12,7 +12,7 @@ import threading
 from dataclasses import dataclass
 from pathlib import Path
 
-from .environment import venv_python
+from ..environment import venv_python
 
 
 @dataclass(frozen=True)

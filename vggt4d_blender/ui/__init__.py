@@ -7,6 +7,11 @@ import bpy
 from . import icons, panels
 
 
+def classes() -> tuple[type, ...]:
+    """The classes this package registers, in order."""
+    return panels.classes
+
+
 def register() -> None:
     icons.register()
     for cls in panels.classes:

@@ -1,9 +1,9 @@
 """Dynamic score -> coarse masks: feature k-means, cluster-averaged score, adaptive multi-Otsu.
 
-Spec §5 (released code, itself Easi3R's): the token score is averaged within k-means clusters
-of the patch-embed features of all frames, re-normalised per frame, upsampled bilinearly and
-thresholded once for the whole stack with the best of 2-4-class multi-Otsu.
-"""
+docs/vggt4d.md, stage `clustering` (released code, itself Easi3R's): the token score is averaged
+within k-means clusters of the patch-embed features of all frames, re-normalised per frame,
+upsampled bilinearly and thresholded once for the whole stack with the best of 2-4-class
+multi-Otsu."""
 
 from __future__ import annotations
 

@@ -1,6 +1,7 @@
 """Dynamic cue: Gram statistics of global-attention q/k over a strided temporal window.
 
-Implements spec §4 (released code) streamed as spec §9 describes: the statistics are
+Implements the cue of docs/vggt4d.md ("The dynamic cue"; released code), streamed as its
+"Memory" section describes: the statistics are
 accumulated while the global attention blocks run, so no layer's q/k is kept beyond the
 moment it is used (except one cached layer for a spread factor spanning two layers) and
 no [S*P, S*P] matrix is ever formed.

@@ -1,10 +1,9 @@
 """Pass 2: remove dynamic patch tokens from keys and values in the early attention blocks.
 
-Spec §6 (released code): a patch is dynamic when any of its pixels is in the coarse mask
-(max-pool 14x14 > 0.5); in AA blocks 0-4, frame and global attention alike, every query
-attends only to the other tokens. The 5 special tokens of each frame always stay, so no
-query is left without keys.
-"""
+docs/vggt4d.md, stage `pass2` (released code): a patch is dynamic when any of its pixels is in
+the coarse mask (max-pool 14x14 > 0.5); in AA blocks 0-4, frame and global attention alike,
+every query attends only to the other tokens. The 5 special tokens of each frame always stay, so
+no query is left without keys."""
 
 from __future__ import annotations
 

@@ -1,11 +1,12 @@
 """Mask refinement: keep the 3-D clusters of a coarse mask that the static scene cannot explain.
 
-Spec §7a (released code, default "residual"): per frame, unproject every pixel, drop
-statistical outliers, split the coarse-dynamic inliers into 3-D k-means clusters and project
-each cluster into the other frames. A cluster stays dynamic when it is almost never seen on
-static background there, or when depth + colour residuals on that background are large.
-Spec §7b (paper, "gradient") is an option: per point, ``|r * grad r|`` of the depth residual
-plus the photometric residual, averaged per cluster.
+docs/vggt4d.md, stage `refinement` (released code, default "residual"): per frame, unproject
+every pixel, drop statistical outliers, split the coarse-dynamic inliers into 3-D k-means
+clusters and project each cluster into the other frames. A cluster stays dynamic when it is
+almost never seen on static background there, or when depth + colour residuals on that
+background are large. The paper's "gradient" test (docs/vggt4d.md, deviation 7) is an option:
+per point, ``|r * grad r|`` of the depth residual plus the photometric residual, averaged per
+cluster.
 
 Cost per frame is linear in the number of checked frames, which is capped for long shots
 (``neighbourhood``), so the whole stage stays near linear in S. Projections are batched over
@@ -104,7 +105,7 @@ def refine_masks(
     *,
     on_frame: Callable[[int], None] | None = None,
 ) -> RefineResult:
-    """Refine coarse masks (spec §7).
+    """Refine coarse masks (docs/vggt4d.md, stage `refinement`).
 
     images float [S, 3, H, W] in [0, 1]; depth [S, H, W]; coarse bool [S, H, W];
     cam_from_world [S, 3, 4] (the extrinsics, as the pipeline holds them); intrinsics
@@ -247,7 +248,8 @@ def _depth_residual_gradient_norm(
     target_depth: torch.Tensor,
     grid: torch.Tensor,
 ) -> torch.Tensor:
-    """|d r / d X| for r = z(X) - D(pi(X)) (paper §7b): view-ray term minus image-gradient term.
+    """|d r / d X| for r = z(X) - D(pi(X)) (the paper's test): view-ray term minus the
+    image-gradient term.
 
     camera [U, N, 3]; rotation [U, 3, 3]; intrinsics [U, 3, 3]; target_depth [U, H, W].
     """

@@ -27,8 +27,8 @@ if TYPE_CHECKING:
     from vggt4d.batch.runner import BatchSettings
     from vggt4d.job import JobOptions, LogCallback, ProgressUpdate
 
-# VGGT4D (arXiv 2511.19971) Table 1 (DAVIS, percent) and Table 2 (camera pose), as transcribed
-# in /work/shared/reference/VGGT4D_SPEC.md's sources. The paper reports no Bonn pose and no
+# VGGT4D (arXiv 2511.19971) Table 1 (DAVIS, percent) and Table 2 (camera pose), as listed in
+# docs/eval.md ("The paper's figures"). The paper reports no Bonn pose and no
 # depth figures in the tables we could check, so those cells stay empty.
 _MASKS = ("mask_J_mean", "mask_J_recall", "mask_F_mean", "mask_F_recall")
 _CAMERA = ("ate_rmse", "rpe_trans", "rpe_rot_deg")

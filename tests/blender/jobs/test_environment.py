@@ -4,7 +4,7 @@ import sys
 import time
 from pathlib import Path
 
-from vggt4d_blender.jobs.environment import (
+from vggt4d_blender.environment import (
     TORCH_CPU_INDEX,
     TORCH_CUDA_INDEX,
     backend_environment,
