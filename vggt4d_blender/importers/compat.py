@@ -88,3 +88,31 @@ def set_modifier_input(modifier: bpy.types.NodesModifier, identifier: str, value
         getattr(properties.inputs, identifier).value = value
     else:
         modifier[identifier] = value
+
+
+def alpha_over_inputs(node: bpy.types.Node) -> tuple[bpy.types.NodeSocket, bpy.types.NodeSocket]:
+    """(background, foreground) of an Alpha Over node (named sockets: 5.0; before, the two
+    unnamed Image inputs after Fac)."""
+    if "Background" in node.inputs:
+        return node.inputs["Background"], node.inputs["Foreground"]
+    return node.inputs[1], node.inputs[2]
+
+
+def file_output_input(tree: bpy.types.NodeTree, directory: str, name: str) -> bpy.types.NodeSocket:
+    """The input of a new File Output node writing RGBA PNGs named ``name`` into
+    ``directory`` (``directory``/``file_output_items``: 5.0; before, ``base_path``/slots)."""
+    node = tree.nodes.new("CompositorNodeOutputFile")
+    node.label = "Matte"
+    if hasattr(node.format, "media_type"):
+        node.format.media_type = "IMAGE"
+    node.format.file_format = "PNG"
+    node.format.color_mode = "RGBA"
+    if hasattr(node, "file_output_items"):
+        node.directory = directory
+        node.file_name = ""
+        node.file_output_items.clear()
+        item = node.file_output_items.new("RGBA", name)
+        return node.inputs[item.name]
+    node.base_path = directory
+    node.file_slots[0].path = f"{name}."
+    return node.inputs[0]

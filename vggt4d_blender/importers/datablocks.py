@@ -49,6 +49,7 @@ _SCENE_SETTINGS = (
     "render.pixel_aspect_x",
     "render.pixel_aspect_y",
     "render.use_compositing",
+    "render.film_transparent",
 )
 
 

@@ -26,39 +26,52 @@ def import_masks(bundle: Bundle) -> bpy.types.MovieClip | None:
     return clip
 
 
+MATTE_DIRECTORY = "//vggt4d_matte/"
+"""Where renders write the matte (relative to the .blend; the artist may change it)."""
+
+
 def build_matte_compositor(
     scene: bpy.types.Scene,
     shot: str,
     mask_clip: bpy.types.MovieClip,
     plate_clip: bpy.types.MovieClip | None,
 ) -> bpy.types.NodeTree | None:
-    """Plate with the mask as its alpha (Set Alpha, Replace Alpha) into the compositor output.
+    """The matchmove check as the render result, and the matte as its own output.
 
-    Without the plate the mask alone is the output. The scene's own compositor is left alone
-    unless it is empty or was made by an earlier VGGT4D import; returns None in that case.
+    F12 gives the normal render over the plate (Alpha Over, film transparent), so CG sits on
+    the footage it was tracked to. The matte (the plate with the mask as its alpha, or the
+    mask alone without a plate) goes to a File Output node writing ``MATTE_DIRECTORY`` and to
+    the Viewer. The scene's own compositor is left alone unless it is empty or was made by an
+    earlier VGGT4D import; returns None in that case.
     """
     current = compat.scene_compositor(scene)
     if current is not None and current.get(SHOT_TAG) is None:
         return None
     group = tag(compat.new_compositor_tree(scene, f"{shot}_matte"), shot)
     nodes, links = group.nodes, group.links
+    render = nodes.new("CompositorNodeRLayers")
+    render.scene = scene
     mask = nodes.new("CompositorNodeMovieClip")
     mask.clip = mask_clip
     mask.label = "Mask"
-    output = compat.compositor_output(group)
-    viewer = nodes.new("CompositorNodeViewer")
-    result = mask.outputs["Image"]
+    result, matte = render.outputs["Image"], mask.outputs["Image"]
     if plate_clip is not None:
         plate = nodes.new("CompositorNodeMovieClip")
         plate.clip = plate_clip
         plate.label = "Plate"
+        over = nodes.new("CompositorNodeAlphaOver")
+        links.new(plate.outputs["Image"], compat.alpha_over_inputs(over)[0])
+        links.new(render.outputs["Image"], compat.alpha_over_inputs(over)[1])
+        result = over.outputs["Image"]
         set_alpha = nodes.new("CompositorNodeSetAlpha")
         compat.set_alpha_replace(set_alpha)
         links.new(plate.outputs["Image"], set_alpha.inputs["Image"])
         links.new(mask.outputs["Image"], set_alpha.inputs["Alpha"])
-        result = set_alpha.outputs["Image"]
-    links.new(result, output)
-    links.new(result, viewer.inputs["Image"])
+        matte = set_alpha.outputs["Image"]
+    links.new(result, compat.compositor_output(group))
+    links.new(matte, compat.file_output_input(group, MATTE_DIRECTORY, f"{shot}_matte"))
+    links.new(matte, nodes.new("CompositorNodeViewer").inputs["Image"])
     compat.set_scene_compositor(scene, group)
     scene.render.use_compositing = True
+    scene.render.film_transparent = True  # CG over the plate needs the render's alpha
     return group
