@@ -221,6 +221,7 @@ def _run(
                 "masks come from them. Use preprocess mode auto or pad to keep the whole plate.",
             )
         artist_masks = _artist_masks(options.masks_dir, footage, mapping, report)
+        excluded, artist_masks = _excluded_pixels(footage, mapping, artist_masks, report)
 
     with run.stage("load_model"):
         weights = describe_weights(options.weights)
@@ -248,7 +249,7 @@ def _run(
             confidence_threshold=options.confidence_threshold,
             max_static_points=options.point_budget,
         )
-        clouds = build_point_clouds(reconstruction, cloud_options)
+        clouds = build_point_clouds(reconstruction, cloud_options, excluded)
 
     with run.stage("bundle"):
         provenance = {
@@ -331,6 +332,32 @@ def software_versions(device: torch.device) -> dict[str, str]:
     if device.type == "cuda":
         versions["cuda_device"] = torch.cuda.get_device_name(device)
     return versions
+
+
+def _excluded_pixels(
+    footage: Footage,
+    mapping: PlateMapping,
+    artist_masks: dict[int, np.ndarray] | None,
+    report: LogCallback,
+) -> tuple[np.ndarray, dict[int, np.ndarray] | None]:
+    """Model pixels that give no points: padding around the plate and transparent plate pixels
+    (alpha < 0.5), bool [S, H, W]. Transparent pixels are also masked in pass 2 like an
+    artist mask (united with any), so a cut-out never passes for white static scenery."""
+    excluded = np.repeat(mapping.outside_plate()[None], len(footage.frames), axis=0)
+    if footage.transparent is None:
+        return excluded, artist_masks
+    masks = dict(artist_masks or {})
+    for index, clear in enumerate(footage.transparent):
+        if clear.any():
+            model = mapping.mask_to_model(clear)
+            excluded[index] |= model
+            masks[index] = masks[index] | model if index in masks else model
+    share = float(np.mean([clear.mean() for clear in footage.transparent]))
+    report(
+        "info",
+        f"{share:.0%} of the plate is transparent (alpha < 0.5): masked, and left without points.",
+    )
+    return excluded, masks
 
 
 def _artist_masks(

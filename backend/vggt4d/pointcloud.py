@@ -60,15 +60,23 @@ class PointClouds:
 
 
 def build_point_clouds(
-    reconstruction: ReconstructionLike, options: CloudOptions | None = None
+    reconstruction: ReconstructionLike,
+    options: CloudOptions | None = None,
+    excluded: np.ndarray | None = None,
 ) -> PointClouds:
-    """Static cloud from pixels outside the refined masks, dynamic points from pixels inside."""
+    """Static cloud from pixels outside the refined masks, dynamic points from pixels inside.
+
+    excluded: bool [S, H, W] at model resolution, pixels that give no point at all (padding
+    around the plate, transparent plate pixels).
+    """
     options = options or CloudOptions()
     points = np.asarray(reconstruction.world_points, np.float32)
     confidence = np.asarray(reconstruction.depth_conf, np.float32)
     colors = to_colors(reconstruction.images)
     dynamic = np.asarray(reconstruction.refined_masks, bool)
     reliable = np.isfinite(points).all(axis=-1) & np.isfinite(confidence)
+    if excluded is not None:
+        reliable &= ~np.asarray(excluded, bool)
     reliable &= confidence >= confidence_threshold(confidence[reliable], options)
 
     static = reliable & ~dynamic

@@ -91,6 +91,18 @@ class PlateMapping:
         shape = (self.model_height, self.model_width)
         return _shift(resized, shape, round(self.offset_x), round(self.offset_y)) > 0.5
 
+    def outside_plate(self) -> np.ndarray:
+        """bool [H, W] at model resolution: pixels that are padding, not plate (pad mode)."""
+        columns = np.arange(self.model_width) + 0.5
+        rows = np.arange(self.model_height) + 0.5
+        inside_x = (columns > self.offset_x) & (
+            columns < self.offset_x + self.plate_width * self.scale_x
+        )
+        inside_y = (rows > self.offset_y) & (
+            rows < self.offset_y + self.plate_height * self.scale_y
+        )
+        return ~(inside_y[:, None] & inside_x[None, :])
+
     def mask_to_plate(self, mask: np.ndarray) -> np.ndarray:
         """Model-resolution bool mask ``[H, W]`` -> plate resolution; plate outside the view is off.
 

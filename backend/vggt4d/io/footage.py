@@ -99,6 +99,7 @@ class Footage:
     variable_rate: bool = False
     video_frame_start: int | None = None  # plate number of a video's first frame
     files: list[str] | None = None  # a sequence's file names, per frame
+    transparent: list[np.ndarray] | None = None  # bool [H, W] per frame: alpha < 0.5
 
     def source_record(self, bundle_path: str | Path) -> dict[str, Any]:
         """The manifest's ``source`` section (docs/bundle.md): the footage's absolute path and
@@ -269,8 +270,10 @@ def _read_sequence(
     text: str, chosen: list[tuple[int, Path]], progress: Progress | None, fps: float
 ) -> Footage:
     frames: list[np.ndarray] = []
+    transparent: list[np.ndarray | None] = []
     for index, (_, file) in enumerate(chosen):
-        frame = _read_image(file)
+        frame, clear = _read_image(file)
+        transparent.append(clear)
         if frames and frame.shape != frames[0].shape:
             first = frames[0].shape
             raise InputError(
@@ -289,11 +292,22 @@ def _read_sequence(
         kind="image_sequence",
         path=text,
         files=[file.name for _, file in chosen],
+        transparent=_transparency(transparent, frames[0].shape[:2]),
     )
 
 
-def _read_image(file: Path) -> np.ndarray:
-    """One image -> uint8 RGB. Bytes go through ``imdecode`` so non-ASCII paths work everywhere."""
+def _transparency(
+    per_frame: list[np.ndarray | None], shape: tuple[int, ...]
+) -> list[np.ndarray] | None:
+    """None when no frame has a transparent pixel, else one bool mask per frame."""
+    if not any(clear is not None and clear.any() for clear in per_frame):
+        return None
+    return [np.zeros(shape, bool) if clear is None else clear for clear in per_frame]
+
+
+def _read_image(file: Path) -> tuple[np.ndarray, np.ndarray | None]:
+    """One image -> uint8 RGB and, with an alpha channel, where it is transparent (alpha < 0.5,
+    bool [H, W]). Bytes go through ``imdecode`` so non-ASCII paths work everywhere."""
     if file.suffix.lower() == ".exr":
         # OpenCV reads this switch at its first EXR decode, so setting it here is in time.
         os.environ.setdefault("OPENCV_IO_ENABLE_OPENEXR", "1")
@@ -304,7 +318,16 @@ def _read_image(file: Path) -> np.ndarray:
         raise InputError(f"Cannot read image {file}: {error}") from error
     if image is None:
         raise InputError(f"Cannot read image {file}: empty, damaged or not an image.")
-    return _to_rgb8(image)
+    return _to_rgb8(image), _transparent(image)
+
+
+def _transparent(image: np.ndarray) -> np.ndarray | None:
+    """Pixels whose alpha (the last of 2 or 4 channels, any depth) is below one half."""
+    if image.ndim != 3 or image.shape[2] not in (2, 4):
+        return None
+    alpha = image[..., -1].astype(np.float32)
+    full = 1.0 if image.dtype.kind == "f" else float(np.iinfo(image.dtype).max)
+    return np.nan_to_num(alpha) < 0.5 * full
 
 
 def _to_rgb8(image: np.ndarray) -> np.ndarray:
