@@ -49,13 +49,13 @@ def queue(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def start_batch(
-    shots: Path, out: Path, tiny_weights: Path, environment: dict[str, str]
+    shots: Path, out: Path, tiny_weights: Path, environment: dict[str, str], *extra: str
 ) -> subprocess.Popen:
     """The batch in its own session, so that a test can Ctrl-C it like a terminal would."""
     command = [
         str(SCRIPT), "batch", str(shots), "--out", str(out), "--weights", str(tiny_weights),
         "--device", "cpu", "--gpus-per-shot", "0", "--local-cpus", "1", "--max-frames", "3",
-        "--no-refine",
+        "--no-refine", *extra,
     ]  # fmt: skip
     return subprocess.Popen(
         command,
@@ -192,6 +192,25 @@ def test_local_cluster_listens_on_loopback_only(first_run: dict) -> None:
 def test_cluster_is_shut_down_after_the_batch(first_run: dict) -> None:
     assert first_run["processes"]
     assert not [p for p in first_run["processes"] if p.is_running() and p.status() != "zombie"]
+
+
+def test_a_worker_that_keeps_dying_is_reported_after_the_retries(
+    queue, tmp_path, tiny_weights, ray_environment
+) -> None:
+    only_a = tmp_path / "a.txt"
+    only_a.write_text(f"{queue.parent / 'a.mp4'}\n")
+    out = tmp_path / "out"
+    process = start_batch(only_a, out, tiny_weights, ray_environment, "--retries", "0")
+    killed = wait_for(lambda: running_pid(out, "a"), "shot a to run")
+    seen = descendants(process)
+    os.kill(killed, signal.SIGKILL)
+    returncode, _, stderr = finish(process, seen)
+    assert returncode == 1, stderr
+    shot = load_record(out).shot("a")
+    assert (shot.status, shot.code, shot.attempts) == ("failed", "worker_died", 1)
+    assert shot.error.startswith("The worker running this shot died 1 time(s) and Ray gave up")
+    assert "shot a failed: The worker running this shot died" in stderr
+    assert not (out / "a.vggt4d").exists()
 
 
 def test_rerun_skips_finished_shots(first_run, queue, tiny_weights, ray_environment) -> None:
