@@ -70,6 +70,14 @@ def stage_extension(staging: Path) -> None:
     wheels = staging / WHEELS_FOLDER
     wheels.mkdir()
     with tempfile.TemporaryDirectory(prefix="vggt4d-wheel-") as build_dir:
+        # setuptools writes build/ and *.egg-info beside the sources: build from a copy so
+        # the checkout stays clean.
+        source = Path(build_dir) / "backend"
+        shutil.copytree(
+            BACKEND_DIR,
+            source,
+            ignore=shutil.ignore_patterns("build", "*.egg-info", "__pycache__", "*.pyc"),
+        )
         subprocess.run(
             [
                 sys.executable,
@@ -79,7 +87,7 @@ def stage_extension(staging: Path) -> None:
                 "--no-deps",
                 "--no-build-isolation",
                 "--quiet",
-                str(BACKEND_DIR),
+                str(source),
                 "-w",
                 str(wheels),
             ],

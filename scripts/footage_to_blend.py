@@ -9,6 +9,7 @@ saves the .blend. Nothing is written to the user's Blender configuration.
 import argparse
 import importlib
 import os
+import shutil
 import sys
 import tempfile
 import time
@@ -78,15 +79,18 @@ def main() -> int:
     args = parser.parse_args()
 
     scratch = Path(tempfile.mkdtemp(prefix="vggt4d-demo-"))
-    os.environ["BLENDER_USER_RESOURCES"] = str(scratch / "blender")  # before bpy is imported
-    import bpy
+    try:
+        os.environ["BLENDER_USER_RESOURCES"] = str(scratch / "blender")  # before bpy loads
+        import bpy
 
-    bpy.ops.wm.read_factory_settings(use_empty=True)
-    _enable_addon(bpy, scratch)
-    cache = args.blend.resolve().parent / "bundles"
-    return _run(
-        bpy, args.footage.resolve(), args.blend.resolve(), args.weights, args.max_frames, cache
-    )
+        bpy.ops.wm.read_factory_settings(use_empty=True)
+        _enable_addon(bpy, scratch)
+        cache = args.blend.resolve().parent / "bundles"
+        return _run(
+            bpy, args.footage.resolve(), args.blend.resolve(), args.weights, args.max_frames, cache
+        )
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)  # the demo leaves nothing in /tmp
 
 
 if __name__ == "__main__":

@@ -13,17 +13,38 @@ import build
 REPO = Path(__file__).resolve().parents[2]
 
 
+def _tree(folder: Path) -> set[str]:
+    """Every path under ``folder`` except byte-code caches."""
+    return {
+        str(path.relative_to(folder))
+        for path in folder.rglob("*")
+        if "__pycache__" not in path.parts and path.suffix != ".pyc"
+    }
+
+
 @pytest.fixture(scope="module")
-def built_zip(tmp_path_factory) -> Path:
+def build_run(tmp_path_factory) -> tuple[Path, set[str]]:
+    """Run build.py once: the zip path and the paths it added to the checkout."""
     output = tmp_path_factory.mktemp("dist")
+    before = _tree(REPO / "backend") | _tree(REPO / "vggt4d_blender")
     subprocess.run(
         [sys.executable, str(REPO / "build.py"), "--output-dir", str(output)],
         check=True,
         capture_output=True,
         text=True,
     )
+    added = (_tree(REPO / "backend") | _tree(REPO / "vggt4d_blender")) - before
     version = tomllib.loads((REPO / "blender_manifest.toml").read_text())["version"]
-    return output / f"vggt4d_blender-{version}.zip"
+    return output / f"vggt4d_blender-{version}.zip", added
+
+
+@pytest.fixture(scope="module")
+def built_zip(build_run) -> Path:
+    return build_run[0]
+
+
+def test_build_leaves_no_build_folder_or_egg_info_in_the_checkout(build_run):
+    assert build_run[1] == set()
 
 
 def test_build_writes_a_validated_zip_with_the_backend_wheel(built_zip):

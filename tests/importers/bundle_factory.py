@@ -88,7 +88,7 @@ def make_bundle_data(
         dynamic_points=dynamic,
         dynamic_colors=rng.integers(0, 256, (len(dynamic), 3), dtype=np.uint8),
         dynamic_frame_offsets=offsets,
-        model={"source": "synthetic", "sha256": "0", "test_weights": True},
+        model={"source": "synthetic", "sha256": "0", "test_weights": False},
         options={},
         timings={},
         software={"vggt4d": "test"},

@@ -27,6 +27,7 @@ _TAGGED_COLLECTIONS = (
     "node_groups",
     "materials",
     "collections",
+    "texts",
 )
 
 

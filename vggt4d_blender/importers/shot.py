@@ -109,6 +109,8 @@ def _build_shot(
         frames=len(bundle.frames),
         warnings=warnings,
     )
+    if bundle.manifest["model"].get("test_weights"):
+        _label_untrained(bundle, collection, root, result)
     if static is not None:
         cloud = points.import_static_cloud(
             bundle, static, collection, root, settings.confidence_threshold, settings.point_budget
@@ -128,6 +130,22 @@ def _build_shot(
     if settings.set_scene:
         camera.set_scene_from_plate(scene, bundle, shot_camera)
     return result
+
+
+UNTRAINED_NOTE = (
+    "made with the UNTRAINED TEST WEIGHTS of VGGT4D: the camera and points are meaningless; "
+    "reconstruct again with the real model (facebook/VGGT-1B)"
+)
+
+
+def _label_untrained(bundle: Bundle, collection, root, result: ImportResult) -> None:
+    """Say so in the saved .blend too: a text datablock, properties and the report."""
+    shot = bundle.shot_name
+    note = tag(bpy.data.texts.new(f"{shot}_UNTRAINED_WEIGHTS"), shot)
+    note.write(f"{shot}: {UNTRAINED_NOTE}.\nBundle: {bundle.path}\n")
+    for datablock in (collection, root):
+        datablock["vggt4d_untrained_test_weights"] = True
+    result.warnings.append(f"{shot} was {UNTRAINED_NOTE}")
 
 
 def _import_masks(scene, bundle, plate_clip, result: ImportResult) -> None:
