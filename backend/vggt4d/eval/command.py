@@ -8,6 +8,7 @@ from vggt4d.eval.datasets import load_ground_truth
 from vggt4d.eval.report import format_table, write_report
 from vggt4d.eval.score import evaluate
 from vggt4d.io.bundle import read_bundle
+from vggt4d.io.exports import tum_timestamps
 
 
 @dataclass(frozen=True)
@@ -34,7 +35,8 @@ def evaluate_bundle(
     report.json and the picture report into `output` (default `default_report_folder`).
     Raises BundleError / InputError with a sentence for unusable input."""
     bundle = read_bundle(bundle_path)
-    truth = load_ground_truth(truth_path, layout, sequence, fps=bundle.fps)
+    frame_times = dict(zip(bundle.frames, tum_timestamps(bundle), strict=True))
+    truth = load_ground_truth(truth_path, layout, sequence, frame_times)
     evaluation = evaluate(bundle, truth, Path(bundle_path))
     folder = Path(output) if output else default_report_folder(bundle_path)
     written = write_report(evaluation, bundle, truth, folder)

@@ -45,16 +45,20 @@ _TUM_DEPTH_SCALE = 5000.0  # 16-bit value per metre
 
 
 def load_ground_truth(
-    path: str | Path, layout: str | None = None, sequence: str | None = None, fps: float = 24.0
+    path: str | Path,
+    layout: str | None = None,
+    sequence: str | None = None,
+    frame_times: dict[int, float] | None = None,
 ) -> GroundTruth:
     """Load one sequence. DAVIS and Sintel take the dataset root and `sequence`; TUM, Bonn and
-    the generic layout take the sequence folder. `fps` is used by the generic layout only."""
+    the generic layout take the sequence folder. `frame_times` ({frame: TUM timestamp} of the
+    bundle, `vggt4d.io.exports.tum_timestamps`) places the generic layout's trajectory."""
     folder = Path(path)
     if not folder.is_dir():
         raise InputError(f"The ground truth {folder} is not a folder.")
     layout = layout or detect_layout(folder)
     if layout == "generic":
-        return load_generic(folder, fps)
+        return load_generic(folder, frame_times or {})
     if layout in ("tum", "bonn"):
         return load_tum(folder, layout)
     if layout not in ("davis", "davis2016", "davis2017", "sintel"):

@@ -6,8 +6,9 @@ OpenCV camera axes (x right, y down, z forward), in the ground truth's own units
 read lazily.
 
 The generic layout is a folder with
-* `trajectory.txt`: TUM format `timestamp tx ty tz qx qy qz qw`, camera-to-world, timestamp =
-  frame number / fps (what `vggt4d export --tum` writes);
+* `trajectory.txt`: TUM format `timestamp tx ty tz qx qy qz qw`, camera-to-world, with the
+  timestamps `vggt4d export --tum` writes for the bundle's footage: frame number / fps for an
+  image sequence, the real presentation time for a video (`vggt4d.io.exports.tum_timestamps`);
 * optional `masks/`: one PNG per frame, the frame number as the last digits of the name,
   non-zero = moving;
 * optional `depth/`: one `.npy` (float depth in the trajectory's units, 0 or NaN = unknown) or
@@ -20,13 +21,14 @@ from pathlib import Path
 
 import cv2
 import numpy as np
+from evo.core.sync import matching_time_indices
 from evo.tools.file_interface import FileInterfaceException, read_tum_trajectory_file
 
 from vggt4d.errors import InputError
 from vggt4d.io.masks import numbered_files
 
 LAYOUTS = ("generic", "davis", "sintel", "tum", "bonn")
-_FRAME_TOLERANCE = 0.01  # of a frame, when turning timestamps back into frame numbers
+_FRAME_TOLERANCE = 0.25  # of the shortest frame interval, when matching timestamps to frames
 
 
 def _no_reader(path: Path) -> np.ndarray:
@@ -71,20 +73,27 @@ def detect_layout(path: Path) -> str:
     )
 
 
-def load_generic(path: str | Path, fps: float) -> GroundTruth:
-    """Read the generic layout (module docstring); `fps` turns timestamps into frame numbers."""
+def load_generic(path: str | Path, frame_times: dict[int, float]) -> GroundTruth:
+    """Read the generic layout (module docstring). `frame_times` maps the bundle's frame
+    numbers to its TUM timestamps; each frame takes the trajectory pose nearest in time, within
+    a quarter of the shortest frame interval."""
     folder = Path(path)
     trajectory = folder / "trajectory.txt"
     poses = {}
-    if trajectory.is_file():
+    if trajectory.is_file() and frame_times:
         stamps, world_from_cam = read_tum_poses(trajectory)
-        numbers = stamps * fps
-        if np.any(np.abs(numbers - np.round(numbers)) > _FRAME_TOLERANCE):
+        frames = sorted(frame_times)
+        times = np.array([frame_times[frame] for frame in frames])
+        gaps = np.diff(np.sort(times))
+        tolerance = _FRAME_TOLERANCE * (gaps[gaps > 0].min() if np.any(gaps > 0) else 1.0)
+        ours, theirs = matching_time_indices(times, np.sort(stamps), tolerance)
+        order = np.argsort(stamps)
+        poses = {frames[i]: world_from_cam[order[j]] for i, j in zip(ours, theirs, strict=True)}
+        if not poses:
             raise InputError(
-                f"{trajectory}: timestamps are not frame numbers / {fps:g} fps; write them as "
-                "`vggt4d export --tum` does."
+                f"{trajectory}: no timestamp is a frame time of the bundle "
+                f"({times[0]:.6g}..{times[-1]:.6g} s); write it as `vggt4d export --tum` does."
             )
-        poses = dict(zip(np.round(numbers).astype(int).tolist(), world_from_cam, strict=True))
     masks = numbered_files(folder / "masks", (".png",))
     depth = numbered_files(folder / "depth", (".npy", ".png"))
     if not (poses or masks or depth):

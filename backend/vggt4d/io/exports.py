@@ -112,20 +112,26 @@ def export_colmap(data: BundleData, directory: str | Path, write_images: bool = 
     return directory
 
 
+def tum_timestamps(data: BundleData) -> list[float]:
+    """Seconds of each frame in a TUM trajectory of this bundle: the real presentation time
+    for a video (``source.timestamps``: right for variable frame rate), else plate frame
+    number / fps. `vggt4d eval` matches a generic ground truth's trajectory with the same."""
+    times = data.source.get("timestamps")
+    if isinstance(times, list) and len(times) == len(data.frames):
+        return [float(time) for time in times]
+    return [frame / data.fps for frame in data.frames]
+
+
 def export_tum(data: BundleData, path: str | Path) -> Path:
     """Write the trajectory in standard TUM order: `timestamp tx ty tz qx qy qz qw`,
-    camera-to-world. The timestamp is the frame's real presentation time for a video
-    (``source.timestamps``: right for variable frame rate), else plate frame number / fps.
-    (The official VGGT4D demo writes `t x y z qw qx qy qz`, which is not TUM.)"""
+    camera-to-world, timestamps from `tum_timestamps`. (The official VGGT4D demo writes
+    `t x y z qw qx qy qz`, which is not TUM.)"""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     poses = invert_se3(np.asarray(data.extrinsics, dtype=np.float64))  # world_from_cam
     quaternions = quat_wxyz_from_rotation(poses[:, :, :3])
     lines = ["# timestamp tx ty tz qx qy qz qw (camera-to-world, OpenCV camera axes)"]
-    times = data.source.get("timestamps")
-    if not (isinstance(times, list) and len(times) == len(data.frames)):
-        times = [frame / data.fps for frame in data.frames]
-    for time, pose, (w, x, y, z) in zip(times, poses, quaternions, strict=True):
+    for time, pose, (w, x, y, z) in zip(tum_timestamps(data), poses, quaternions, strict=True):
         values = (*pose[:, 3], x, y, z, w)
         lines.append(f"{float(time):.9f} " + " ".join(f"{value:.17g}" for value in values))
     path.write_text("\n".join(lines) + "\n", encoding="ascii")

@@ -1,10 +1,12 @@
 """Each ground-truth loader on a tiny folder laid out exactly as the real dataset unpacks."""
 
+from dataclasses import replace
 from pathlib import Path
 
 import cv2
 import numpy as np
 import pytest
+from scipy.spatial.transform import Rotation
 
 from tests.backend.conftest import make_bundle_data
 from tests.backend.eval.benchmark_layouts import (
@@ -17,7 +19,12 @@ from tests.backend.eval.benchmark_layouts import (
 from vggt4d.errors import InputError
 from vggt4d.eval.datasets import list_sequences, load_ground_truth
 from vggt4d.eval.groundtruth import detect_layout
-from vggt4d.io.exports import export_tum
+from vggt4d.io.bundle import BundleData
+from vggt4d.io.exports import export_tum, tum_timestamps
+
+
+def frame_times(data: BundleData) -> dict[int, float]:
+    return dict(zip(data.frames, tum_timestamps(data), strict=True))
 
 
 def test_davis_2016_and_2017(tmp_path: Path) -> None:
@@ -108,7 +115,7 @@ def test_generic_layout_reads_our_own_export(tmp_path: Path) -> None:
         str(tmp_path / "depth" / f"d{data.frames[1]}.png"), np.full((3, 4), 1250, np.uint16)
     )
     assert detect_layout(tmp_path) == "generic"
-    truth = load_ground_truth(tmp_path, fps=data.fps)
+    truth = load_ground_truth(tmp_path, frame_times=frame_times(data))
     assert sorted(truth.poses) == data.frames
     world_to_camera = np.linalg.inv(truth.poses[data.frames[2]])
     np.testing.assert_allclose(world_to_camera[:3], data.extrinsics[2], atol=1e-9)
@@ -116,8 +123,41 @@ def test_generic_layout_reads_our_own_export(tmp_path: Path) -> None:
     np.testing.assert_array_equal(moving, data.refined_masks[1])
     assert truth.read_depth(truth.depth_files[data.frames[0]])[0, 0] == 2.5
     assert truth.read_depth(truth.depth_files[data.frames[1]])[0, 0] == 1.25
-    with pytest.raises(InputError, match="not frame numbers / 30 fps"):
-        load_ground_truth(tmp_path, fps=30.0)
+    with pytest.raises(InputError, match="no timestamp is a frame time of the bundle"):
+        load_ground_truth(tmp_path, frame_times=frame_times(replace(data, fps=30.0)))
+
+
+def test_generic_trajectory_of_a_variable_rate_video(tmp_path: Path) -> None:
+    """A video's frames sit at their real presentation times (uneven here: a dropped frame),
+    as `vggt4d export --tum` writes them; a denser trajectory (100 Hz) works as well."""
+    data = make_bundle_data(frames=4)
+    times = [0.0, 1 / 24, 2 / 24, 4 / 24]
+    data.frames = [1001, 1002, 1003, 1005]
+    data.source = {**data.source, "timestamps": times, "variable_frame_rate": True}
+    export_tum(data, tmp_path / "trajectory.txt")
+    truth = load_ground_truth(tmp_path, frame_times=frame_times(data))
+    for index, frame in enumerate(data.frames):
+        np.testing.assert_allclose(
+            np.linalg.inv(truth.poses[frame])[:3], data.extrinsics[index], atol=1e-9
+        )
+    dense, stamps = ["# mocap at 100 Hz"], np.round(np.arange(0, 0.2, 0.01), 2)
+    true_poses = np.linalg.inv(
+        np.concatenate([data.extrinsics, np.tile([[[0, 0, 0, 1.0]]], (4, 1, 1))], 1)
+    )
+    for stamp in stamps:
+        index = int(np.argmin(np.abs(np.array(times) - stamp)))
+        pose = true_poses[index].copy()
+        pose[:3, 3] += abs(times[index] - stamp)  # off by its distance in time from the frame
+        x, y, z, w = Rotation.from_matrix(pose[:3, :3]).as_quat()
+        dense.append(" ".join(f"{v:.12g}" for v in (stamp, *pose[:3, 3], x, y, z, w)))
+    (tmp_path / "trajectory.txt").write_text("\n".join(dense) + "\n")
+    truth = load_ground_truth(tmp_path, frame_times=frame_times(data))
+    assert sorted(truth.poses) == [1001, 1002, 1003, 1005]
+    for index, frame in enumerate(data.frames):  # the nearest sample is taken
+        nearest = np.min(np.abs(stamps - times[index]))
+        np.testing.assert_allclose(
+            truth.poses[frame][:3, 3], true_poses[index][:3, 3] + nearest, atol=1e-9
+        )
 
 
 def test_unusable_folders_say_why(tmp_path: Path) -> None:
@@ -127,7 +167,7 @@ def test_unusable_folders_say_why(tmp_path: Path) -> None:
         load_ground_truth(tmp_path, "generic")
     (tmp_path / "trajectory.txt").write_text("0 1 2\n")
     with pytest.raises(InputError, match="Cannot read the TUM trajectory"):
-        load_ground_truth(tmp_path)
+        load_ground_truth(tmp_path, frame_times={1: 1 / 24})
 
 
 def test_generic_masks_in_any_image_form(tmp_path: Path) -> None:
