@@ -9,6 +9,7 @@ sampled bilinearly at each true pixel's centre through the bundle's plate-to-mod
 """
 
 import json
+import math
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -79,6 +80,9 @@ class Evaluation:
             "depth_scale": depth and depth.scale,
         }
         values.update(_flatten("solve", self.solve))
+        for key, value in values.items():  # JSON has no NaN: an undefined figure is null
+            if isinstance(value, float) and not math.isfinite(value):
+                values[key] = None
         values["notes"] = list(self.notes)
         return values
 
@@ -182,6 +186,10 @@ def _score_masks(
         predicted = bundle.refined_masks[index[frame]]
         if predicted.shape != moving.shape:
             size = (moving.shape[1], moving.shape[0])
+            resized = f"masks: the bundle's {predicted.shape[1]}x{predicted.shape[0]} masks were "
+            resized += f"resized (nearest) to the truth's {size[0]}x{size[1]}"
+            if resized not in evaluation.notes:
+                evaluation.notes.append(resized)
             predicted = (
                 cv2.resize(predicted.astype(np.uint8), size, interpolation=cv2.INTER_NEAREST) > 0
             )

@@ -3,12 +3,13 @@
 import json
 from pathlib import Path
 
+import cv2
 import numpy as np
 
 from tests.backend.conftest import make_bundle_data
 from vggt4d.eval.groundtruth import GroundTruth
 from vggt4d.eval.report import format_table, write_report
-from vggt4d.eval.score import METRIC_KEYS, Evaluation
+from vggt4d.eval.score import METRIC_KEYS, Evaluation, evaluate
 
 # The shape of `vggt4d solve`'s manifest section (issue 11): nested numbers, lists, options.
 SOLVE = {
@@ -32,6 +33,11 @@ def test_every_metric_key_is_present_and_null_without_truth() -> None:
     assert values["camera_frames"] == values["mask_frames"] == values["depth_frames"] == 0
 
 
+def test_undefined_figures_are_null_not_nan() -> None:
+    evaluation = Evaluation(sequence="shot", layout="generic", solve={"gauge_scale": float("nan")})
+    assert evaluation.values()["solve_gauge_scale"] is None
+
+
 def test_solve_figures_are_flattened_into_the_report(tmp_path: Path) -> None:
     evaluation = Evaluation(sequence="shot", layout="generic", solve=SOLVE)
     values = evaluation.values()
@@ -47,3 +53,23 @@ def test_solve_figures_are_flattened_into_the_report(tmp_path: Path) -> None:
     assert (tmp_path / "report.png").stat().st_size > 1000
     assert "solve_reprojection_error_px_median" in (tmp_path / "report.html").read_text()
     assert np.isfinite(values["solve_reprojection_error_px_mean"])
+
+
+def test_truth_masks_at_another_resolution(tmp_path: Path) -> None:
+    """A truth at half the plate's size: the bundle's masks are resized to it, and said so."""
+    data = make_bundle_data(frames=3, plate=(64, 48))
+    data.refined_masks[:] = False
+    data.refined_masks[:, 8:24, 16:48] = True
+    (tmp_path / "masks").mkdir()
+    for frame in data.frames:
+        small = np.zeros((24, 32), np.uint8)
+        small[4:12, 8:20] = 255  # 3/4 of the prediction's width, same rows
+        cv2.imwrite(str(tmp_path / "masks" / f"m.{frame}.png"), small)
+    truth = GroundTruth(
+        name="half",
+        layout="generic",
+        mask_files={frame: tmp_path / "masks" / f"m.{frame}.png" for frame in data.frames},
+    )
+    evaluation = evaluate(data, truth)
+    np.testing.assert_allclose(evaluation.masks.j_per_frame, 0.75)
+    assert any("resized (nearest) to the truth's 32x24" in note for note in evaluation.notes)
