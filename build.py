@@ -5,10 +5,11 @@ only. The backend wheel is shipped inside the extension (``backend_wheels/``) bu
 Blender ``wheels`` entry: it is installed into the backend's own virtual environment by the
 "Set up backend" operator, never into Blender's Python.
 
-Files both sides share (``SHARED_FILES``: the bundle format, its schema, the job protocol and
-the geometry vocabulary) have one home in the backend package. In the repository the add-on
-holds symbolic links to them, so tests and a dev checkout import the add-on straight from the
-tree; the extension gets real copies of the backend files, written here.
+Files both sides share (``SHARED_FILES``: the bundle format, its schema, the job protocol,
+the geometry vocabulary and the batch folder's format) have one home in the backend package.
+In the repository the add-on holds symbolic links to them, so tests and a dev checkout import
+the add-on straight from the tree; the extension gets real copies of the backend files,
+written here.
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ SHARED_FILES = {
     "bundle_schema.json": "vggt4d/io/bundle_schema.json",
     "protocol.py": "vggt4d/protocol.py",
     "geometry.py": "vggt4d/geometry.py",
+    "batch_format.py": "vggt4d/batch/batch_format.py",
 }
 """Add-on file name -> its one home under backend/ (the add-on's copy is a symbolic link)."""
 

@@ -107,5 +107,5 @@ def test_each_side_keeps_to_its_own_dependencies():
 
 _STDLIB = {
     "collections", "contextlib", "dataclasses", "itertools", "json", "math", "pathlib",
-    "struct", "sys", "typing", "zipfile", "zlib",
+    "re", "struct", "sys", "typing", "zipfile", "zlib",
 }  # fmt: skip

@@ -2,7 +2,8 @@
 
 Only the driver writes it, atomically (temporary file, then rename), whenever a shot changes
 state and about once a second while shots run; `vggt4d batch --status`, the next run and the
-Blender add-on read it. Fields are documented in docs/batch.md. Numpy- and torch-free.
+Blender add-on read it. Fields are documented in docs/batch.md; the format's constants and
+its reader live in `batch_format.py`, which the add-on shares. Numpy- and torch-free.
 """
 
 import calendar
@@ -14,14 +15,18 @@ from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 
+from vggt4d.batch.batch_format import (
+    FILE_NAME,
+    FINISHED,
+    FORMAT,
+    STATUSES,
+    VERSION,
+    BatchFormatError,
+    read_batch_file,
+)
 from vggt4d.errors import InputError
 
-FILE_NAME = "batch.json"
-FORMAT = "vggt4d-batch"
-VERSION = 1
 LOCK_NAME = ".batch.lock"
-STATUSES = ("pending", "running", "done", "skipped", "failed", "cancelled")
-FINISHED = ("done", "skipped")  # a valid bundle is there: written by this run, or an earlier one
 
 
 @dataclass
@@ -91,13 +96,9 @@ def load_record(out_dir: str | Path) -> BatchRecord:
     folder = Path(out_dir)
     path = folder / FILE_NAME
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError as error:
-        raise InputError(f"{folder} holds no {FILE_NAME}: no batch was run there.") from error
-    except (OSError, ValueError) as error:
-        raise InputError(f"Cannot read {path}: {error}.") from error
-    if not isinstance(data, dict) or data.get("format") != FORMAT or data.get("version") != VERSION:
-        raise InputError(f"{path} is not a version {VERSION} VGGT4D batch record.")
+        data = read_batch_file(folder)
+    except BatchFormatError as error:
+        raise InputError(str(error)) from error
     known = {item.name for item in fields(ShotRecord)}
     try:
         shots = [ShotRecord(**{k: v for k, v in s.items() if k in known}) for s in data["shots"]]

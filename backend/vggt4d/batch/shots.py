@@ -21,12 +21,11 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
+from vggt4d.batch.batch_format import bundle_name, is_shot_name
 from vggt4d.errors import InputError
 from vggt4d.io.footage import IMAGE_EXTENSIONS, VIDEO_EXTENSIONS
 from vggt4d.job import JobOptions
 
-BUNDLE_SUFFIX = ".vggt4d"
-_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}")
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
 _PATTERN_MARKS = ("%", "#", "*", "?")
 
@@ -40,7 +39,7 @@ class Shot:
     options: JobOptions
 
     def bundle_path(self, out_dir: Path) -> Path:
-        return out_dir / f"{self.name}{BUNDLE_SUFFIX}"
+        return out_dir / bundle_name(self.name)
 
 
 def read_shots(path: str | Path, defaults: JobOptions) -> list[Shot]:
@@ -123,7 +122,7 @@ def _shot(entry: dict[str, Any], base: Path, defaults: JobOptions) -> Shot:
     name = overrides.pop("name", None)
     if name is None:
         name = default_shot_name(footage)
-    elif not isinstance(name, str) or not _NAME.fullmatch(name):
+    elif not is_shot_name(name):
         raise InputError(
             f"the name {name!r} cannot name a bundle: use letters, digits, '.', '_' and '-', "
             "starting with a letter or digit."

@@ -58,7 +58,12 @@ def test_a_running_record_without_a_live_batch_reads_as_interrupted(tmp_path: Pa
 
 @pytest.mark.parametrize(
     ("content", "words"),
-    [(None, "no batch was run"), ("{", "Cannot read"), ('{"format": "x"}', "not a version 1")],
+    [
+        (None, "no batch was run"),
+        ("{", "cannot read"),
+        ('{"format": "x"}', "not a version 1"),
+        ('{"format": "vggt4d-batch", "version": 1, "shots": [{"name": "../x"}]}', "damaged"),
+    ],
 )
 def test_load_errors(tmp_path: Path, content: str | None, words: str) -> None:
     if content is not None:

@@ -1,0 +1,1 @@
+../backend/vggt4d/batch/batch_format.py
