@@ -37,11 +37,12 @@ LABELS = {
 
 
 def format_value(value: Any) -> str:
-    """A table cell: '-' for None, 4 significant decimals for floats."""
+    """A table cell: '-' for None; floats with 4 decimals, or 4 significant digits when that
+    would hide them (below 0.001, or 1000 and above)."""
     if value is None:
         return "-"
     if isinstance(value, float):
-        return f"{value:.4f}" if abs(value) < 1000 else f"{value:.4g}"
+        return f"{value:.4f}" if value == 0 or 1e-3 <= abs(value) < 1000 else f"{value:.4g}"
     return str(value)
 
 
