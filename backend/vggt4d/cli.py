@@ -79,6 +79,10 @@ def _parser() -> argparse.ArgumentParser:
     )
     evaluate.add_argument("--sequence", help="sequence name inside a DAVIS or Sintel root")
     evaluate.add_argument("-o", "--output", help="report folder (default: BUNDLE-eval)")
+    evaluate.add_argument(
+        "--mask-resolution", choices=("plate", "model"), default="plate",
+        help="score masks at the plate's or the model input's resolution (the paper's)",
+    )  # fmt: skip
     evaluate.add_argument("--dataset", choices=("davis", "davis2017", "sintel", "tum", "bonn"))
     evaluate.add_argument("--root", help="benchmark root for --dataset (run through batch)")
     _add_cluster_arguments(evaluate)
@@ -266,8 +270,9 @@ def _eval(arguments: argparse.Namespace) -> int:
         print("error: give BUNDLE --gt PATH, or --dataset NAME --root DIR", file=sys.stderr)
         return 2
     result = evaluate_bundle(
-        arguments.bundle, arguments.gt, arguments.layout, arguments.sequence, arguments.output
-    )
+        arguments.bundle, arguments.gt, arguments.layout, arguments.sequence, arguments.output,
+        arguments.mask_resolution,
+    )  # fmt: skip
     print(result.table)
     print(f"report: {result.written[0].parent}")
     return 0

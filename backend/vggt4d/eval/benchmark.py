@@ -88,7 +88,10 @@ def run_benchmark(
             results[entry.name] = {"error": entry.error or entry.status}
             continue
         try:
-            result = evaluate_bundle(entry.bundle, *truths[entry.name], output=folder / entry.name)
+            result = evaluate_bundle(
+                entry.bundle, *truths[entry.name], output=folder / entry.name,
+                mask_resolution="model",  # VGGT4D's eval_mask.py scores at the model's input
+            )  # fmt: skip
             results[entry.name] = result.values
         except VGGT4DError as error:
             log("warning", f"{entry.name}: {error}")

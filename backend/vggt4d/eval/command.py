@@ -30,14 +30,16 @@ def evaluate_bundle(
     layout: str | None = None,
     sequence: str | None = None,
     output: str | Path | None = None,
+    mask_resolution: str = "plate",
 ) -> EvalResult:
     """Score the bundle at `bundle_path` against the ground truth at `truth_path` and write
-    report.json and the picture report into `output` (default `default_report_folder`).
+    report.json and the picture report into `output` (default `default_report_folder`);
+    `mask_resolution` "plate" or "model" (see `vggt4d.eval.score`).
     Raises BundleError / InputError with a sentence for unusable input."""
     bundle = read_bundle(bundle_path)
     frame_times = dict(zip(bundle.frames, tum_timestamps(bundle), strict=True))
     truth = load_ground_truth(truth_path, layout, sequence, frame_times)
-    evaluation = evaluate(bundle, truth, Path(bundle_path))
+    evaluation = evaluate(bundle, truth, Path(bundle_path), mask_resolution)
     folder = Path(output) if output else default_report_folder(bundle_path)
     written = write_report(evaluation, bundle, truth, folder)
     values = evaluation.values()

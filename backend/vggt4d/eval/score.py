@@ -4,8 +4,11 @@ ground truth allows, and flatten the result into the report's keys.
 Frames are matched by plate frame number. Masks are compared at the ground truth's resolution
 (the bundle's plate masks resized nearest-neighbour when the sizes differ), inside the part of
 the plate the model saw (a crop hides the rest; VGGT4D's `eval_mask.py` crops the truth the same
-way). Depth is compared at the ground truth's resolution too: the model-resolution prediction is
-sampled bilinearly at each true pixel's centre through the bundle's plate-to-model mapping.
+way), or, with `mask_resolution="model"`, at the model's input resolution as VGGT4D's
+`eval_mask.py` does: both masks sampled (nearest) at each model pixel centre through the
+plate-to-model mapping, model pixels off the plate (padding) void. Depth is compared at the
+ground truth's resolution: the model-resolution prediction is sampled bilinearly at each true
+pixel's centre through the bundle's plate-to-model mapping.
 """
 
 import json
@@ -27,6 +30,7 @@ from vggt4d.io.bundle import BundleData
 from vggt4d.io.bundle_format import MANIFEST
 
 MIN_CAMERA_FRAMES = 3
+MASK_RESOLUTIONS = ("plate", "model")
 # Report keys in table order; each is None when the ground truth lacks what it needs.
 METRIC_KEYS = (
     "ate_rmse",
@@ -48,6 +52,7 @@ class Evaluation:
     sequence: str
     layout: str
     frames: list[int] = field(default_factory=list)  # every frame of the bundle
+    mask_resolution: str = "plate"
     camera: CameraErrors | None = None
     camera_frames: list[int] = field(default_factory=list)
     masks: MaskScores | None = None
@@ -64,6 +69,7 @@ class Evaluation:
         values: dict[str, Any] = {
             "sequence": self.sequence,
             "layout": self.layout,
+            "mask_resolution": self.mask_resolution,
             "ate_rmse": camera and camera.ate_rmse,
             "rpe_trans": camera and camera.rpe_trans,
             "rpe_rot_deg": camera and camera.rpe_rot_deg,
@@ -87,9 +93,17 @@ class Evaluation:
         return values
 
 
-def evaluate(bundle: BundleData, truth: GroundTruth, bundle_path: Path | None = None) -> Evaluation:
-    """Score `bundle` against `truth` (module docstring). Raises InputError when the two share
-    no frame at all, which almost always means the wrong sequence or frame numbering."""
+def evaluate(
+    bundle: BundleData,
+    truth: GroundTruth,
+    bundle_path: Path | None = None,
+    mask_resolution: str = "plate",
+) -> Evaluation:
+    """Score `bundle` against `truth` (module docstring); `mask_resolution` is "plate" or
+    "model". Raises InputError when the two share no frame at all, which almost always means
+    the wrong sequence or frame numbering."""
+    if mask_resolution not in MASK_RESOLUTIONS:
+        raise InputError(f"mask_resolution must be one of {MASK_RESOLUTIONS}.")
     shared = set(bundle.frames) & (
         set(truth.poses) | set(truth.mask_files) | set(truth.depth_files)
     )
@@ -98,7 +112,12 @@ def evaluate(bundle: BundleData, truth: GroundTruth, bundle_path: Path | None = 
             f"The bundle (frames {bundle.frames[0]}..{bundle.frames[-1]}) and the ground truth "
             f"{truth.name} share no frame number; check the sequence and its frame numbering."
         )
-    evaluation = Evaluation(sequence=truth.name, layout=truth.layout, frames=list(bundle.frames))
+    evaluation = Evaluation(
+        sequence=truth.name,
+        layout=truth.layout,
+        frames=list(bundle.frames),
+        mask_resolution=mask_resolution,
+    )
     index = {frame: position for position, frame in enumerate(bundle.frames)}
     _score_camera(evaluation, bundle, truth, index)
     _score_masks(evaluation, bundle, truth, index)
@@ -128,6 +147,21 @@ def visible_box(bundle: BundleData, shape: tuple[int, int]) -> tuple[slice, slic
         inside = np.nonzero((model >= 0) & (model <= model_size))[0]
         spans.append(slice(int(inside[0]), int(inside[-1]) + 1) if len(inside) else slice(0, 0))
     return spans[1], spans[0]
+
+
+def model_pixel_samples(
+    bundle: BundleData, shape: tuple[int, int]
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """For an [H, W] image over the plate: the row index [h] and column index [w] of the pixel
+    under each model pixel centre, and bool [h, w], true where that centre is off the plate."""
+    height, width = shape
+    mapping = bundle.plate_to_model
+    x = (np.arange(bundle.model_width) + 0.5 - mapping["offset_x"]) / mapping["scale_x"]
+    y = (np.arange(bundle.model_height) + 0.5 - mapping["offset_y"]) / mapping["scale_y"]
+    columns = np.floor(x * width / bundle.plate_width).astype(int)
+    rows = np.floor(y * height / bundle.plate_height).astype(int)
+    outside = ((rows < 0) | (rows >= height))[:, None] | ((columns < 0) | (columns >= width))[None]
+    return np.clip(rows, 0, height - 1), np.clip(columns, 0, width - 1), outside
 
 
 def predicted_depth_at(bundle: BundleData, position: int, shape: tuple[int, int]) -> np.ndarray:
@@ -184,6 +218,13 @@ def _score_masks(
     for frame in frames:
         moving, void = truth.read_mask(truth.mask_files[frame])
         predicted = bundle.refined_masks[index[frame]]
+        if evaluation.mask_resolution == "model":
+            rows, columns, outside = model_pixel_samples(bundle, moving.shape)
+            plate_rows, plate_columns, _ = model_pixel_samples(bundle, predicted.shape)
+            predictions.append(predicted[np.ix_(plate_rows, plate_columns)] & ~outside)
+            truths.append(moving[np.ix_(rows, columns)] & ~outside)
+            voids.append(outside if void is None else outside | void[np.ix_(rows, columns)])
+            continue
         if predicted.shape != moving.shape:
             size = (moving.shape[1], moving.shape[0])
             resized = f"masks: the bundle's {predicted.shape[1]}x{predicted.shape[0]} masks were "

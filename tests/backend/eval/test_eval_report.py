@@ -9,7 +9,7 @@ import numpy as np
 from tests.backend.conftest import make_bundle_data
 from vggt4d.eval.groundtruth import GroundTruth
 from vggt4d.eval.report import format_table, write_report
-from vggt4d.eval.score import METRIC_KEYS, Evaluation, evaluate
+from vggt4d.eval.score import METRIC_KEYS, Evaluation, evaluate, model_pixel_samples
 
 # The shape of `vggt4d solve`'s manifest section (issue 11): nested numbers, lists, options.
 SOLVE = {
@@ -73,3 +73,34 @@ def test_truth_masks_at_another_resolution(tmp_path: Path) -> None:
     evaluation = evaluate(data, truth)
     np.testing.assert_allclose(evaluation.masks.j_per_frame, 0.75)
     assert any("resized (nearest) to the truth's 32x24" in note for note in evaluation.notes)
+
+
+def test_masks_at_the_model_resolution(tmp_path: Path) -> None:
+    """Truth 20 columns wide, prediction 21: J = 20/21 on the plate. At the model's half
+    resolution each model pixel samples the plate column under its centre (the odd ones),
+    where the two agree, as VGGT4D's eval_mask.py would see them: J = 1."""
+    data = make_bundle_data(frames=3, plate=(64, 48))
+    data.refined_masks[:] = False
+    data.refined_masks[:, 8:24, 10:31] = True
+    (tmp_path / "masks").mkdir()
+    for frame in data.frames:
+        mask = np.zeros((48, 64), np.uint8)
+        mask[8:24, 10:30] = 255
+        cv2.imwrite(str(tmp_path / "masks" / f"m.{frame}.png"), mask)
+    files = {frame: tmp_path / "masks" / f"m.{frame}.png" for frame in data.frames}
+    truth = GroundTruth(name="shot", layout="generic", mask_files=files)
+    np.testing.assert_allclose(evaluate(data, truth).masks.j_per_frame, 20 / 21)
+    at_model = evaluate(data, truth, mask_resolution="model")
+    np.testing.assert_allclose(at_model.masks.j_per_frame, 1.0)
+    assert at_model.values()["mask_resolution"] == "model"
+
+
+def test_padding_is_off_the_plate() -> None:
+    """A 64x48 plate padded into a 32x32 model input: 4 model rows above and below are void."""
+    data = make_bundle_data(frames=3, plate=(64, 48))
+    data.model_width = data.model_height = 32
+    data.plate_to_model = {"scale_x": 0.5, "scale_y": 0.5, "offset_x": 0.0, "offset_y": 4.0}
+    rows, columns, outside = model_pixel_samples(data, (48, 64))
+    assert outside.shape == (32, 32)
+    np.testing.assert_array_equal(outside.all(axis=1), [True] * 4 + [False] * 24 + [True] * 4)
+    assert rows[4] == 1 and rows[27] == 47 and columns[0] == 1 and columns[31] == 63
