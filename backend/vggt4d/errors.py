@@ -52,3 +52,10 @@ class FarmError(VGGT4DError):
     """Ray is not installed, or the cluster of a batch cannot be started or reached."""
 
     code = "farm"
+
+
+class ReconstructionError(VGGT4DError):
+    """The footage ran, but its result cannot be trusted (e.g. chunks of a long shot that no
+    similarity aligns); the message says what to change."""
+
+    code = "reconstruction_failed"
