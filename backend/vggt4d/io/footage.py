@@ -150,12 +150,19 @@ def read_footage(
     candidate = Path(text).expanduser()
     if candidate.is_file() and candidate.suffix.lower() in VIDEO_EXTENSIONS:
         return _read_video(candidate, selection, max_frames, progress, fps, first_video_frame)
+    chosen = _sequence_selection(text, selection, max_frames)
+    return _read_sequence(text, chosen, progress, fps or DEFAULT_SEQUENCE_FPS)
+
+
+def _sequence_selection(
+    text: str, selection: FrameRange, max_frames: int | None
+) -> list[tuple[int, Path]]:
+    """(frame number, file) of the selected images of a sequence."""
     files, numbers = _sequence_files(text)
     positions = _cap(selection.select(numbers), max_frames)
     if not positions:
         raise InputError(f"No frame of {text} falls in the range {_describe(selection)}.")
-    chosen = [(numbers[position], files[position]) for position in positions]
-    return _read_sequence(text, chosen, progress, fps or DEFAULT_SEQUENCE_FPS)
+    return [(numbers[position], files[position]) for position in positions]
 
 
 def check_footage(path: str | Path) -> None:
@@ -283,6 +290,13 @@ def _read_sequence(
         frames.append(frame)
         if progress:
             progress((index + 1) / len(chosen))
+    return _sequence_footage(text, chosen, frames, fps)
+
+
+def _sequence_footage(
+    text: str, chosen: list[tuple[int, Path]], frames: list[np.ndarray], fps: float
+) -> Footage:
+    """The Footage of the ``chosen`` images; ``frames`` are their pixels (or the first)."""
     return Footage(
         frames=frames,
         frame_numbers=[number for number, _ in chosen],
@@ -370,23 +384,13 @@ def _read_video(
     first_video_frame: int,
 ) -> Footage:
     """Frames numbered by timestamp as Blender places them, upright (see ``io.video``)."""
-    index = video.index_video(path, first_video_frame, fps)
+    index, positions = _video_selection(path, selection, max_frames, fps, first_video_frame)
     numbers = index.numbers
-    positions = _cap(selection.select(numbers), max_frames)
-    if not positions:
-        raise InputError(
-            f"No frame of {path} falls in the range {_describe(selection)} "
-            f"(the video has frames {numbers[0]}..{numbers[-1]})."
-        )
     decoded = video.decode_frames(path, index, positions, progress)
     if not decoded:
-        raise InputError(
-            f"No frame of {path} could be decoded (it holds {len(numbers)}); "
-            "the file is truncated or damaged."
-        )
+        raise _undecodable(path, len(numbers))
     warnings = list(index.warnings)
     kept = sorted(decoded)
-    frames = [decoded[position] for position in kept]
     lost = len(positions) - len(kept) + max(index.announced - len(numbers), 0)
     if lost:
         missing = [numbers[position] for position in positions if position not in decoded]
@@ -396,9 +400,47 @@ def _read_video(
             + (f" (from frame {missing[0]})" if missing else "")
             + "; they are left out."
         )
+    frames = [decoded[position] for position in kept]
+    return _video_footage(path, index, kept, frames, warnings, first_video_frame)
+
+
+def _video_selection(
+    path: Path,
+    selection: FrameRange,
+    max_frames: int | None,
+    fps: float | None,
+    first_video_frame: int,
+) -> tuple[video.VideoIndex, list[int]]:
+    index = video.index_video(path, first_video_frame, fps)
+    numbers = index.numbers
+    positions = _cap(selection.select(numbers), max_frames)
+    if not positions:
+        raise InputError(
+            f"No frame of {path} falls in the range {_describe(selection)} "
+            f"(the video has frames {numbers[0]}..{numbers[-1]})."
+        )
+    return index, positions
+
+
+def _undecodable(path: Path, count: int) -> InputError:
+    return InputError(
+        f"No frame of {path} could be decoded (it holds {count}); the file is truncated or damaged."
+    )
+
+
+def _video_footage(
+    path: Path,
+    index: video.VideoIndex,
+    positions: list[int],
+    frames: list[np.ndarray],
+    warnings: list[str],
+    first_video_frame: int,
+) -> Footage:
+    """The Footage of ``positions`` of a video; ``frames`` are their pixels (or only the
+    first, for a reader that decodes on demand)."""
     return Footage(
         frames=frames,
-        frame_numbers=[numbers[position] for position in kept],
+        frame_numbers=[index.numbers[position] for position in positions],
         fps=index.fps,
         width=frames[0].shape[1],
         height=frames[0].shape[0],
@@ -407,7 +449,85 @@ def _read_video(
         warnings=warnings,
         rotation=index.rotation,
         pixel_aspect=index.pixel_aspect,
-        timestamps=[index.seconds[position] for position in kept],
+        timestamps=[index.seconds[position] for position in positions],
         variable_rate=index.variable_rate,
         video_frame_start=first_video_frame,
     )
+
+
+# --- on demand ----------------------------------------------------------------------------
+
+
+@dataclass
+class FootageReader:
+    """A shot opened for reading on demand, so a long shot never sits in memory whole.
+
+    ``footage`` describes the whole selection (frame numbers, rate, plate size, timestamps,
+    file names, ...) but holds only the first frame's pixels; ``read`` decodes a range.
+    """
+
+    footage: Footage
+    _decode: Callable[[int, int], list[np.ndarray]]
+
+    def __len__(self) -> int:
+        return len(self.footage.frame_numbers)
+
+    def read(self, start: int, stop: int) -> list[np.ndarray]:
+        """Frames ``start..stop-1`` of the selection as uint8 RGB ``[H, W, 3]``. Raises
+        InputError when one does not decode (a truncated file) or has another size."""
+        frames = self._decode(start, stop)
+        footage = self.footage
+        if len(frames) < stop - start:
+            number = footage.frame_numbers[start + len(frames)]
+            raise InputError(
+                f"Frame {number} of {footage.path} does not decode: the file is truncated or "
+                "damaged. Reconstruct a frame range that ends before it."
+            )
+        for offset, frame in enumerate(frames):
+            if frame.shape[:2] != (footage.height, footage.width):
+                raise InputError(
+                    f"Frame {footage.frame_numbers[start + offset]} of {footage.path} is "
+                    f"{frame.shape[1]}x{frame.shape[0]} but the first is "
+                    f"{footage.width}x{footage.height}: all frames need one resolution."
+                )
+        return frames
+
+
+def open_footage(
+    path: str | Path,
+    frames: FrameRange | None = None,
+    max_frames: int | None = None,
+    *,
+    fps: float | None = None,
+    first_video_frame: int = 1,
+) -> FootageReader:
+    """Like `read_footage`, but decodes only the first frame now and the rest on demand."""
+    if max_frames is not None and max_frames < 1:
+        raise InputError(f"max_frames must be 1 or more, got {max_frames}.")
+    selection = frames or FrameRange()
+    text = str(path)
+    candidate = Path(text).expanduser()
+    if candidate.is_file() and candidate.suffix.lower() in VIDEO_EXTENSIONS:
+        index, positions = _video_selection(
+            candidate, selection, max_frames, fps, first_video_frame
+        )
+
+        def decode(start: int, stop: int) -> list[np.ndarray]:
+            wanted = positions[start:stop]
+            decoded = video.decode_frames(candidate, index, wanted)
+            return [decoded[p] for p in itertools.takewhile(decoded.__contains__, wanted)]
+
+        first = decode(0, 1)
+        if not first:
+            raise _undecodable(candidate, len(index.numbers))
+        footage = _video_footage(
+            candidate, index, positions, first, list(index.warnings), first_video_frame
+        )
+        return FootageReader(footage, decode)
+    chosen = _sequence_selection(text, selection, max_frames)
+
+    def read_files(start: int, stop: int) -> list[np.ndarray]:
+        return [_read_image(file) for _, file in chosen[start:stop]]
+
+    footage = _sequence_footage(text, chosen, read_files(0, 1), fps or DEFAULT_SEQUENCE_FPS)
+    return FootageReader(footage, read_files)
