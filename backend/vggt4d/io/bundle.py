@@ -15,7 +15,7 @@ import os
 import secrets
 import shutil
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -40,9 +40,10 @@ _FLOAT16_MAX = float(np.finfo(np.float16).max)
 
 
 @dataclass
-class BundleData:
-    """Everything a bundle holds, in memory. Masks are at plate resolution, depth at model
-    resolution; cameras are camera-from-world (OpenCV axes) with intrinsics in plate pixels."""
+class ShotData:
+    """Everything a bundle holds except the per-frame images (depth, confidence, masks): what
+    a writer still needs once those are on disk (`PartialBundle`). Cameras are
+    camera-from-world (OpenCV axes) with intrinsics in plate pixels."""
 
     source: dict[str, Any]
     plate_width: int
@@ -55,10 +56,6 @@ class BundleData:
     plate_to_model: dict[str, float]
     extrinsics: np.ndarray  # float64 [S, 3, 4]
     intrinsics: np.ndarray  # float64 [S, 3, 3], plate pixels
-    depth: np.ndarray  # float16 [S, h, w]
-    depth_conf: np.ndarray  # float16 [S, h, w]
-    coarse_masks: np.ndarray  # bool [S, H, W], plate resolution
-    refined_masks: np.ndarray  # bool [S, H, W], plate resolution
     static_points: np.ndarray  # float32 [N, 3]
     static_colors: np.ndarray  # uint8 [N, 3]
     static_confidence: np.ndarray  # float32 [N]
@@ -69,7 +66,19 @@ class BundleData:
     options: dict[str, Any]
     timings: dict[str, float]
     software: dict[str, str]
-    plate_pixel_aspect: float = 1.0  # sample aspect ratio: pixel width / height
+    plate_pixel_aspect: float = field(default=1.0, kw_only=True)  # pixel width / height
+    chunking: dict[str, Any] | None = field(default=None, kw_only=True)  # long shots only
+
+
+@dataclass
+class BundleData(ShotData):
+    """Everything a bundle holds, in memory. Masks are at plate resolution, depth at model
+    resolution."""
+
+    depth: np.ndarray  # float16 [S, h, w]
+    depth_conf: np.ndarray  # float16 [S, h, w]
+    coarse_masks: np.ndarray  # bool [S, H, W], plate resolution
+    refined_masks: np.ndarray  # bool [S, H, W], plate resolution
 
 
 def write_bundle(path: str | Path, data: BundleData) -> Path:
@@ -83,10 +92,9 @@ def write_bundle(path: str | Path, data: BundleData) -> Path:
     temporary = final.parent / _partial_name(final, "")
     temporary.mkdir()
     try:
-        _write_contents(temporary, data)
-        with _as_backend_error():
-            bundle_format.validate_contents(temporary)
-        _publish(temporary, final)
+        frames = PartialBundle(temporary, data.frames, data.model_height, data.model_width)
+        frames.write_frames(0, data.depth, data.depth_conf, data.coarse_masks, data.refined_masks)
+        frames.publish(final, data)
     except BaseException:
         shutil.rmtree(temporary, ignore_errors=True)
         raise
@@ -141,6 +149,67 @@ def _process_alive(pid: int) -> bool:
     except OSError:  # exists but belongs to someone else
         return True
     return True
+
+
+class PartialBundle:
+    """A bundle directory filled frame range by frame range, then published as a whole.
+
+    Long shots write each chunk's depth, confidence and masks as soon as the chunk is done, so
+    memory holds one chunk, not the shot. The directory is never a bundle until `publish`
+    writes the manifest and renames it; a writer that was killed leaves the frames it wrote,
+    and reopening the same directory (same frames and model size) keeps them.
+    """
+
+    def __init__(self, root: Path, frames: list[int], model_height: int, model_width: int):
+        self.root = Path(root)
+        self.frames = [int(frame) for frame in frames]
+        shape = (len(self.frames), model_height, model_width)
+        for name in ("depth", "depth_confidence"):
+            target = self.root / _PATHS[name]
+            target.parent.mkdir(parents=True, exist_ok=True)
+            if not _is_npy(target, np.float16, shape):
+                np.lib.format.open_memmap(target, "w+", np.float16, shape).flush()
+        for kind in ("coarse", "refined"):
+            (self.root / "masks" / kind).mkdir(parents=True, exist_ok=True)
+
+    def write_frames(
+        self,
+        start: int,
+        depth: np.ndarray,
+        depth_conf: np.ndarray,
+        coarse_masks: np.ndarray,
+        refined_masks: np.ndarray,
+    ) -> None:
+        """Frames `start..start+len(depth)-1`: depth and confidence float [n, h, w] at model
+        resolution (stored as float16), masks bool [n, H, W] at plate resolution."""
+        count = len(depth)
+        if not len(depth_conf) == len(coarse_masks) == len(refined_masks) == count:
+            raise BundleError("depth, confidence and masks must cover the same frames")
+        if start < 0 or start + count > len(self.frames):
+            raise BundleError(f"frames {start}..{start + count - 1} are outside the bundle")
+        for name, values in (("depth", depth), ("depth_confidence", depth_conf)):
+            stored = np.load(self.root / _PATHS[name], mmap_mode="r+", allow_pickle=False)
+            stored[start : start + count] = _to_float16(values)
+            stored.flush()
+            del stored
+        for kind, masks in (("coarse", coarse_masks), ("refined", refined_masks)):
+            masks = np.asarray(masks)
+            if masks.ndim != 3:
+                raise BundleError(f"{kind} masks {masks.shape} must be [S, H, W]")
+            for frame, mask in zip(self.frames[start : start + count], masks, strict=True):
+                image = Image.fromarray(np.where(mask, 255, 0).astype(np.uint8), mode="L")
+                image.save(self.root / mask_path(kind, frame), format="PNG", compress_level=1)
+
+    def publish(self, path: str | Path, data: ShotData) -> Path:
+        """Write everything but the frames, validate, and rename into place at `path`."""
+        final = check_output(path)
+        if [int(frame) for frame in data.frames] != self.frames:
+            raise BundleError("the shot's frames differ from the frames written")
+        _write_shot_files(self.root, data)
+        with _as_backend_error():
+            bundle_format.validate_contents(self.root)
+        _publish(self.root, final)
+        return final
 
 
 def validate_bundle(path: str | Path) -> dict[str, Any]:
@@ -238,22 +307,34 @@ def _publish(temporary: Path, final: Path) -> None:
     shutil.rmtree(retired, ignore_errors=True)
 
 
-def _write_contents(root: Path, data: BundleData) -> None:
+def _is_npy(path: Path, dtype: Any, shape: tuple[int, ...]) -> bool:
+    """Whether `path` is an .npy of exactly this dtype and shape (a frame store to reopen)."""
+    try:
+        stored = np.load(path, mmap_mode="r", allow_pickle=False)
+    except (OSError, ValueError):
+        return False
+    return stored.dtype == np.dtype(dtype) and stored.shape == shape
+
+
+def _write_shot_files(root: Path, data: ShotData) -> None:
+    """Cameras, clouds and, last, the manifest; the frame files must already be in `root`."""
     frame_count = len(data.frames)
-    arrays = {
-        "extrinsics": np.asarray(data.extrinsics, dtype=np.float64),
-        "intrinsics": np.asarray(data.intrinsics, dtype=np.float64),
-        "depth": _to_float16(data.depth),
-        "depth_confidence": _to_float16(data.depth_conf),
-    }
     files: dict[str, Any] = {}
-    for name, array in arrays.items():
+    for name in ("depth", "depth_confidence"):
+        shape = [frame_count, data.model_height, data.model_width]
+        files[name] = {"path": _PATHS[name], "dtype": "float16", "shape": shape}
+    for kind in ("coarse", "refined"):
+        files[f"{kind}_masks"] = {
+            "paths": [mask_path(kind, int(frame)) for frame in data.frames],
+            "width": data.plate_width,
+            "height": data.plate_height,
+        }
+    for name in ("extrinsics", "intrinsics"):
+        array = np.asarray(getattr(data, name), dtype=np.float64)
         relative = _PATHS[name]
         (root / relative).parent.mkdir(parents=True, exist_ok=True)
         np.save(root / relative, np.ascontiguousarray(array), allow_pickle=False)
         files[name] = {"path": relative, "dtype": array.dtype.name, "shape": list(array.shape)}
-    for kind, masks in (("coarse", data.coarse_masks), ("refined", data.refined_masks)):
-        files[f"{kind}_masks"] = _write_masks(root, kind, data.frames, masks)
     (root / "points").mkdir(exist_ok=True)
     static_count = len(data.static_points)
     write_ply(
@@ -308,6 +389,8 @@ def _write_contents(root: Path, data: BundleData) -> None:
         },
         "files": files,
     }
+    if data.chunking is not None:
+        manifest["chunking"] = data.chunking
     text = json.dumps(manifest, indent=2, default=_json_default, allow_nan=False)
     (root / MANIFEST).write_text(text + "\n", encoding="utf-8")
 
@@ -315,20 +398,6 @@ def _write_contents(root: Path, data: BundleData) -> None:
 def _to_float16(array: np.ndarray) -> np.ndarray:
     """float16 halves the size; values beyond its range (rare confidences) are clipped, not inf."""
     return np.clip(np.asarray(array, np.float32), -_FLOAT16_MAX, _FLOAT16_MAX).astype(np.float16)
-
-
-def _write_masks(root: Path, kind: str, frames: list[int], masks: np.ndarray) -> dict[str, Any]:
-    masks = np.asarray(masks)
-    if masks.ndim != 3 or len(masks) != len(frames):
-        raise BundleError(f"{kind} masks {masks.shape} must be [S={len(frames)}, H, W]")
-    (root / "masks" / kind).mkdir(parents=True, exist_ok=True)
-    paths = []
-    for frame, mask in zip(frames, masks, strict=True):
-        relative = mask_path(kind, int(frame))
-        image = Image.fromarray(np.where(mask, 255, 0).astype(np.uint8), mode="L")
-        image.save(root / relative, format="PNG", compress_level=1)
-        paths.append(relative)
-    return {"paths": paths, "width": int(masks.shape[2]), "height": int(masks.shape[1])}
 
 
 def _json_default(value: Any) -> Any:
