@@ -128,6 +128,15 @@ def _add_job_arguments(parser: argparse.ArgumentParser) -> None:
         help="plate frame number of a video's first frame (a Movie Clip's start, e.g. 1001)",
     )
     parser.add_argument("--point-budget", type=int, help="most static points to keep")
+    parser.add_argument(
+        "--chunk-size",
+        type=_chunk_size,
+        metavar="auto|N",
+        help="frames per VGGT4D pass on long shots (default auto: as many as fit in memory)",
+    )
+    parser.add_argument(
+        "--overlap", type=int, help="frames shared by neighbouring chunks (default 8)"
+    )
 
 
 def _job_options(arguments: argparse.Namespace) -> "JobOptions":
@@ -144,6 +153,8 @@ def _job_options(arguments: argparse.Namespace) -> "JobOptions":
         preprocess_mode=arguments.mode,
         point_budget=arguments.point_budget or defaults.point_budget,
         reconstruct=replace(defaults.reconstruct, refine=not arguments.no_refine),
+        chunk_size=arguments.chunk_size or defaults.chunk_size,
+        overlap=defaults.overlap if arguments.overlap is None else arguments.overlap,
     )
 
 
@@ -199,6 +210,15 @@ def _batch_settings(arguments: argparse.Namespace) -> "BatchSettings":
     return BatchSettings(
         cluster, arguments.gpus_per_shot, arguments.cpus_per_shot, arguments.retries
     )
+
+
+def _chunk_size(text: str) -> int | str:
+    if text == "auto":
+        return text
+    try:
+        return int(text)
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(f"expected auto or a number, got {text!r}") from error
 
 
 def _export(arguments: argparse.Namespace) -> int:
@@ -278,6 +298,12 @@ def _eval(arguments: argparse.Namespace) -> int:
     return 0
 
 
+def _clock(seconds: float) -> str:
+    """12:34 under an hour, 1:02:03 from an hour on."""
+    pattern = "%H:%M:%S" if seconds >= 3600 else "%M:%S"
+    return time.strftime(pattern, time.gmtime(seconds))
+
+
 class _ProgressBar:
     """A one-line progress bar on stderr; on a pipe, one line per stage instead."""
 
@@ -288,15 +314,18 @@ class _ProgressBar:
 
     def update(self, update: "ProgressUpdate") -> None:
         stage, fraction, eta = update.stage, update.fraction, update.eta_s
+        if update.chunk is not None:
+            stage = f"chunk {update.chunk}/{update.chunks}"
         if not self._interactive:
             if stage != self._stage:
-                print(f"[{fraction:4.0%}] {stage}", file=sys.stderr, flush=True)
+                remaining = "" if eta is None else f", ETA {_clock(eta)}"
+                print(f"[{fraction:4.0%}] {stage}{remaining}", file=sys.stderr, flush=True)
             self._stage = stage
             return
         self._drawn = True
         filled = round(fraction * _BAR_WIDTH)
-        remaining = "" if eta is None else f" ETA {time.strftime('%M:%S', time.gmtime(eta))}"
-        line = f"\r[{'#' * filled}{'.' * (_BAR_WIDTH - filled)}] {fraction:4.0%} {stage:<11}"
+        remaining = "" if eta is None else f" ETA {_clock(eta)}"
+        line = f"\r[{'#' * filled}{'.' * (_BAR_WIDTH - filled)}] {fraction:4.0%} {stage:<13}"
         print(line + remaining.ljust(10), end="", file=sys.stderr, flush=True)
 
     def log(self, level: str, message: str) -> None:

@@ -9,7 +9,7 @@ context, `vggt4d.stages.Stages`; file reading lives in `vggt4d.io`.
 import platform
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import dataclass, field, fields
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Any
@@ -19,10 +19,14 @@ import numpy as np
 import torch
 
 from vggt4d import pipeline
-from vggt4d.errors import InputError
-from vggt4d.io.bundle import BundleData, write_bundle
-from vggt4d.io.footage import MAX_FRAME_NUMBER, Footage, FrameRange, read_footage
+from vggt4d.chunks import Chunk, check_chunking, plan_chunks
+from vggt4d.errors import InputError, OutOfMemoryError
+from vggt4d.io.bundle import BundleData, ShotData, write_bundle
+from vggt4d.io.footage import MAX_FRAME_NUMBER, Footage, FrameRange, open_footage, read_footage
 from vggt4d.io.masks import read_artist_masks
+from vggt4d.long_shot import LongShot, discard_resume_state, run_long_shot
+from vggt4d.memory import largest_chunk
+from vggt4d.model import VGGT
 from vggt4d.option_types import options_from_json
 from vggt4d.pipeline import ReconstructOptions
 from vggt4d.pointcloud import CloudOptions, PointClouds, build_point_clouds
@@ -39,10 +43,12 @@ from vggt4d.weights import describe_weights, load_model
 
 DEFAULT_WEIGHTS = "facebook/VGGT-1B"
 # Rough share of the run time of each stage on a GPU (pass 1/2 dominate); only the ETA uses them.
+# In run order: the footage is opened (and its first frame read) before the model loads, and
+# decoded in full only once the model says whether the shot fits in one pass.
 STAGE_WEIGHTS = {
-    "ingest": 0.06,
-    "preprocess": 0.02,
+    "ingest": 0.01,
     "load_model": 0.07,
+    "preprocess": 0.07,
     "pass1": 0.30,
     "cues": 0.05,
     "clustering": 0.05,
@@ -51,6 +57,9 @@ STAGE_WEIGHTS = {
     "pointcloud": 0.04,
     "bundle": 0.03,
 }
+# A long shot runs the VGGT4D stages once per chunk, inside one "chunks" stage.
+CHUNK_STAGES = ("pass1", "cues", "clustering", "pass2", "refinement")
+STAGE_WEIGHTS["chunks"] = sum(STAGE_WEIGHTS[stage] for stage in CHUNK_STAGES)
 
 _FIRST_TIMED_STAGE = "pass1"
 LogCallback = Callable[[str, str], None]  # (level "info" | "warning", message)
@@ -68,6 +77,9 @@ class JobOptions:
     confidence_percentile / confidence_threshold / point_budget: point cloud filters
         (see `vggt4d.pointcloud.CloudOptions`).
     reconstruct: the VGGT4D options (refinement on/off is `reconstruct.refine`).
+    chunk_size / overlap: frames per VGGT4D pass on a long shot and frames shared by
+        neighbouring passes (docs/long_shots.md); "auto" runs one pass when the shot fits
+        the device's memory, else the largest chunk that fits (`vggt4d.memory`).
     """
 
     frames: str | None = None
@@ -81,9 +93,15 @@ class JobOptions:
     confidence_threshold: float | None = None
     point_budget: int | None = 2_000_000
     reconstruct: ReconstructOptions = field(default_factory=ReconstructOptions)
+    chunk_size: int | str = "auto"
+    overlap: int = 8
 
     def __post_init__(self) -> None:
         """Refuse bad values here, before any work, with a message naming the option."""
+        if self.chunk_size == "auto":
+            check_chunking(2 * self.overlap, self.overlap)
+        else:
+            check_chunking(self.chunk_size, self.overlap)
         if self.frames is not None:
             FrameRange.parse(self.frames)
         if not 0 <= self.video_frame_start <= MAX_FRAME_NUMBER:
@@ -119,39 +137,57 @@ class JobOptions:
 
 @dataclass(frozen=True)
 class ProgressUpdate:
-    """Where a job is: `fraction` of the whole job (never decreases), `eta_s` when known."""
+    """Where a job is: `fraction` of the whole job (never decreases), `eta_s` when known;
+    on a long shot, `chunk` of `chunks` (1-based) is the chunk running."""
 
     stage: str
     stage_fraction: float
     fraction: float
     eta_s: float | None
+    chunk: int | None = None
+    chunks: int | None = None
 
 
 class _ProgressTracker:
     """Turns (stage, stage fraction) into an overall fraction with per-stage weights and an ETA
-    extrapolated from the pace of the model stages."""
+    extrapolated from the pace of the model stages (the chunks of a long shot that a resumed
+    run skips do not count)."""
 
     def __init__(self, stages: list[str], report: Callable[[ProgressUpdate], None] | None):
+        self._report = report
+        self._fraction = 0.0
+        self._timed_from: tuple[float, float] | None = None
+        self.plan(stages)
+
+    def plan(self, stages: list[str]) -> None:
+        """Set (or change, once the job knows it runs in chunks) the stages of the run."""
         total = sum(STAGE_WEIGHTS[stage] for stage in stages)
         self._starts, start = {}, 0.0
         for stage in stages:
             self._starts[stage] = start
             start += STAGE_WEIGHTS[stage] / total
         self._total = total
-        self._report = report
-        self._fraction = 0.0
-        self._timed_from: tuple[float, float] | None = None
 
-    def update(self, stage: str, stage_fraction: float) -> None:
+    def update(
+        self, stage: str, stage_fraction: float, chunk: int | None = None, chunks: int | None = None
+    ) -> None:
         stage_fraction = min(max(float(stage_fraction), 0.0), 1.0)
         if stage in self._starts:
             share = STAGE_WEIGHTS[stage] / self._total
             self._fraction = max(self._fraction, self._starts[stage] + share * stage_fraction)
         if self._report is None:
             return
-        if stage == _FIRST_TIMED_STAGE and self._timed_from is None:
-            self._timed_from = (time.monotonic(), self._fraction)
-        self._report(ProgressUpdate(stage, stage_fraction, min(self._fraction, 1.0), self._eta()))
+        if stage in (_FIRST_TIMED_STAGE, "chunks") and self._timed_from is None:
+            self.restart_clock()
+        self._report(
+            ProgressUpdate(
+                stage, stage_fraction, min(self._fraction, 1.0), self._eta(), chunk, chunks
+            )
+        )
+
+    def restart_clock(self) -> None:
+        """Measure the pace from here (the first model stage, or the first chunk that runs)."""
+        self._timed_from = (time.monotonic(), self._fraction)
 
     def _eta(self) -> float | None:
         """Seconds left, extrapolated from the model stages' own pace: reading footage and
@@ -178,50 +214,63 @@ def run_job(
 
     Raises the typed errors of `vggt4d.errors`; CancelledError at the next stage or chunk
     boundary once `should_cancel()` is true; a device out-of-memory becomes OutOfMemoryError.
+    A long shot run in chunks that is cancelled or killed resumes from its last finished
+    chunk when run again with the same input, options and output (docs/long_shots.md).
     """
     options = options or JobOptions()
     output = check_job_paths(input_path, output_path)  # fail fast, before any decoding
-    stages = [name for name in STAGE_WEIGHTS if name != "refinement" or options.reconstruct.refine]
+    stages = [name for name in STAGE_WEIGHTS if name != "chunks"]
+    if not options.reconstruct.refine:
+        stages.remove("refinement")
     tracker = _ProgressTracker(stages, progress)
     run = Stages(tracker.update, should_cancel)
-    return _run(Path(input_path), output, options, run, log or _ignore)
+    job = _Job(Path(input_path), output, options, run, tracker, log or _ignore)
+    return _run(job)
 
 
 def _ignore(_level: str, _message: str) -> None:
     """The log callback when nobody listens."""
 
 
-def _run(
-    input_path: Path, output_path: Path, options: JobOptions, run: Stages, report: LogCallback
-) -> Path:
+@dataclass
+class _Job:
+    """One run's inputs and its stage context."""
+
+    input_path: Path
+    output_path: Path
+    options: JobOptions
+    run: Stages
+    tracker: _ProgressTracker
+    report: LogCallback
+
+
+@dataclass
+class ShotArrays:
+    """Cameras of every frame (intrinsics in model pixels) and the clouds of the shot."""
+
+    extrinsics: np.ndarray
+    intrinsics: np.ndarray
+    clouds: PointClouds
+
+
+def _run(job: _Job) -> Path:
+    options, run, report = job.options, job.run, job.report
     with run.stage("ingest"):
         frame_range = FrameRange.parse(options.frames) if options.frames else None
-        footage = read_footage(
-            input_path,
+        reader = open_footage(
+            job.input_path,
             frame_range,
             options.max_frames,
-            run.reporter("ingest"),
             first_video_frame=options.video_frame_start,
         )
+        footage = reader.footage
         for warning in footage.warnings:
             report("warning", warning)
-        report("info", f"Read {len(footage.frames)} frames of {footage.width}x{footage.height}.")
-
-    with run.stage("preprocess"):
         mode = resolve_mode(
             options.preprocess_mode, footage.width, footage.height, footage.pixel_aspect
         )
-        images, mapping = preprocess_frames(footage.frames, mode, footage.pixel_aspect)
-        top, bottom = unseen_rows(mapping)
-        if top or bottom:
-            report(
-                "warning",
-                f"Crop mode leaves {top + bottom} of the plate's {footage.height} rows out of "
-                f"the reconstruction (top {top}, bottom {bottom}): no camera solve, points or "
-                "masks come from them. Use preprocess mode auto or pad to keep the whole plate.",
-            )
-        artist_masks = _artist_masks(options.masks_dir, footage, mapping, report)
-        excluded, artist_masks = _excluded_pixels(footage, mapping, artist_masks, report)
+        _, mapping = preprocess_frames(footage.frames, mode, footage.pixel_aspect)
+        _warn_unseen_rows(mapping, footage.height, report)
 
     with run.stage("load_model"):
         weights = describe_weights(options.weights)
@@ -229,27 +278,34 @@ def _run(
             report("warning", untrained_weights_warning(options.weights))
         model = load_model(options.weights, device=options.device)
         device = next(model.parameters()).device
+        chunks = _plan(options, len(reader), model, mapping, report)
 
-    reconstruction = pipeline.reconstruct(
-        images.to(device),
-        model,
-        options.reconstruct,
-        artist_masks=artist_masks,
-        progress=run.progress,
-        should_cancel=run.should_cancel,
+    cloud_options = CloudOptions(
+        confidence_percentile=options.confidence_percentile,
+        confidence_threshold=options.confidence_threshold,
+        max_static_points=options.point_budget,
     )
-    del model
-    for warning in reconstruction.warnings:
-        report("warning", warning)
-    run.timings.update(reconstruction.timings)
-
-    with run.stage("pointcloud"):
-        cloud_options = CloudOptions(
-            confidence_percentile=options.confidence_percentile,
-            confidence_threshold=options.confidence_threshold,
-            max_static_points=options.point_budget,
+    if len(chunks) == 1:
+        footage, mapping, shot, per_frame = _single_pass(job, model, mode, cloud_options)
+        chunking = None
+    else:
+        with run.stage("preprocess"):
+            artist_masks = _artist_masks(options.masks_dir, footage, mapping, report)
+        job.tracker.plan(["ingest", "load_model", "preprocess", "chunks", "bundle"])
+        long_shot = LongShot(reader, mapping, mode, model, options.reconstruct, cloud_options,
+                             artist_masks or {}, chunks)  # fmt: skip
+        stitched = run_long_shot(
+            long_shot,
+            job.output_path,
+            _fingerprint(job, footage, weights),
+            _chunk_progress(job.tracker, len(chunks), options.reconstruct.refine),
+            run.should_cancel,
+            report,
         )
-        clouds = build_point_clouds(reconstruction, cloud_options, excluded)
+        run.timings.update(stitched.timings)
+        shot = ShotArrays(stitched.extrinsics, stitched.intrinsics, stitched.clouds)
+        chunking = stitched.chunking
+    del model
 
     with run.stage("bundle"):
         provenance = {
@@ -258,26 +314,139 @@ def _run(
             "timings": {stage: round(float(seconds), 4) for stage, seconds in run.timings.items()},
             "software": software_versions(device),
         }
-        data = _bundle_data(
-            footage, output_path, mapping, options, reconstruction, clouds, provenance
-        )
-        bundle = write_bundle(output_path, data)
+        data = _shot_data(footage, job.output_path, mapping, mode, shot, provenance, chunking)
+        if chunking is None:
+            bundle = write_bundle(job.output_path, BundleData(**_fields_of(data), **per_frame))
+        else:
+            bundle = stitched.frames.publish(job.output_path, data)
+            discard_resume_state(job.output_path)
     report("info", f"Wrote {bundle}.")
     return bundle
 
 
-def _bundle_data(
+def _single_pass(
+    job: _Job, model: VGGT, mode: str, cloud_options: CloudOptions
+) -> tuple[Footage, PlateMapping, ShotArrays, dict[str, np.ndarray]]:
+    """The whole shot in one VGGT4D pass (it fits in memory): the decoded footage, its
+    mapping, cameras and clouds, and the per-frame arrays at bundle resolution."""
+    options, run, report = job.options, job.run, job.report
+    with run.stage("preprocess"):
+        frame_range = FrameRange.parse(options.frames) if options.frames else None
+        footage = read_footage(
+            job.input_path,
+            frame_range,
+            options.max_frames,
+            run.reporter("preprocess"),
+            first_video_frame=options.video_frame_start,
+        )
+        report("info", f"Read {len(footage.frames)} frames of {footage.width}x{footage.height}.")
+        images, mapping = preprocess_frames(footage.frames, mode, footage.pixel_aspect)
+        artist_masks = _artist_masks(options.masks_dir, footage, mapping, report)
+        excluded, artist_masks = _excluded_pixels(footage, mapping, artist_masks, report)
+    device = next(model.parameters()).device
+    reconstruction = pipeline.reconstruct(
+        images.to(device),
+        model,
+        options.reconstruct,
+        artist_masks=artist_masks,
+        progress=run.progress,
+        should_cancel=run.should_cancel,
+    )
+    for warning in reconstruction.warnings:
+        report("warning", warning)
+    run.timings.update(reconstruction.timings)
+    with run.stage("pointcloud"):
+        clouds = build_point_clouds(reconstruction, cloud_options, excluded)
+    per_frame = {
+        "depth": reconstruction.depth,
+        "depth_conf": reconstruction.depth_conf,
+        "coarse_masks": mapping.masks_to_plate(reconstruction.coarse_masks),
+        "refined_masks": mapping.masks_to_plate(reconstruction.refined_masks),
+    }
+    shot = ShotArrays(reconstruction.extrinsics, reconstruction.intrinsics, clouds)
+    return footage, mapping, shot, per_frame
+
+
+def _warn_unseen_rows(mapping: PlateMapping, plate_height: int, report: LogCallback) -> None:
+    top, bottom = unseen_rows(mapping)
+    if top or bottom:
+        report(
+            "warning",
+            f"Crop mode leaves {top + bottom} of the plate's {plate_height} rows out of "
+            f"the reconstruction (top {top}, bottom {bottom}): no camera solve, points or "
+            "masks come from them. Use preprocess mode auto or pad to keep the whole plate.",
+        )
+
+
+def _plan(
+    options: JobOptions, frame_count: int, model: VGGT, mapping: PlateMapping, report: LogCallback
+) -> list[Chunk]:
+    """The chunks to run: one pass when the shot fits, else chunks of the chosen size."""
+    if options.chunk_size == "auto":
+        size = largest_chunk(model, mapping.model_height, mapping.model_width)
+        if size >= frame_count:
+            return [Chunk(0, 0, frame_count, 0, frame_count)]
+        if size < 2 * options.overlap:
+            raise OutOfMemoryError(
+                f"Only {size} frames fit in this device's memory at a time, too few for an "
+                f"overlap of {options.overlap}: use a smaller overlap, a shorter range or a "
+                "larger frame stride."
+            )
+        report("info", f"{frame_count} frames do not fit in memory at once.")
+    else:
+        size = int(options.chunk_size)
+    chunks = plan_chunks(frame_count, size, options.overlap)
+    if len(chunks) > 1:
+        report("info", f"{len(chunks)} chunks of {size} frames overlapping by {options.overlap}.")
+    return chunks
+
+
+def _fingerprint(job: _Job, footage: Footage, weights: dict[str, Any]) -> dict[str, Any]:
+    """What makes two long runs the same run (a state left by one is resumed by the other)."""
+    return {
+        "input": str(job.input_path.absolute()),
+        "frames": footage.frame_numbers,
+        "options": job.options.to_dict(),
+        "weights": weights["sha256"],
+        "version": package_version(),
+    }
+
+
+def _chunk_progress(
+    tracker: _ProgressTracker, count: int, refine: bool
+) -> Callable[[int, str, float], None]:
+    """(chunk index, VGGT4D stage, stage fraction) -> the "chunks" stage's fraction."""
+    stages = [stage for stage in CHUNK_STAGES if refine or stage != "refinement"]
+    total = sum(STAGE_WEIGHTS[stage] for stage in stages)
+    starts = {
+        stage: sum(STAGE_WEIGHTS[earlier] for earlier in stages[:position])
+        for position, stage in enumerate(stages)
+    }
+    first_reported: list[int] = []
+
+    def update(index: int, stage: str, fraction: float) -> None:
+        if not first_reported:
+            first_reported.append(index)
+            tracker.update("chunks", index / count, index + 1, count)
+            tracker.restart_clock()  # a resumed run's first chunks took no time
+        within = (starts.get(stage, 0.0) + STAGE_WEIGHTS.get(stage, 0.0) * fraction) / total
+        tracker.update("chunks", (index + min(within, 1.0)) / count, index + 1, count)
+
+    return update
+
+
+def _shot_data(
     footage: Footage,
     output_path: Path,
     mapping: PlateMapping,
-    options: JobOptions,
-    reconstruction: pipeline.Reconstruction,
-    clouds: PointClouds,
+    mode: str,
+    shot: ShotArrays,
     provenance: dict[str, dict[str, Any]],
-) -> BundleData:
-    """Cameras and masks moved onto the plate, the clouds, and the model/options/timings/
-    software dicts of the manifest."""
-    return BundleData(
+    chunking: dict[str, Any] | None,
+) -> ShotData:
+    """Cameras moved onto the plate, the clouds, and the model/options/timings/software dicts
+    of the manifest (everything but the per-frame images)."""
+    return ShotData(
         source=footage.source_record(output_path),
         plate_width=footage.width,
         plate_pixel_aspect=footage.pixel_aspect,
@@ -286,19 +455,19 @@ def _bundle_data(
         frames=list(footage.frame_numbers),
         model_width=mapping.model_width,
         model_height=mapping.model_height,
-        preprocess_mode=resolve_mode(
-            options.preprocess_mode, footage.width, footage.height, footage.pixel_aspect
-        ),
+        preprocess_mode=mode,
         plate_to_model=mapping.plate_to_model(),
-        extrinsics=np.asarray(reconstruction.extrinsics, np.float64),
-        intrinsics=mapping.intrinsics_to_plate(reconstruction.intrinsics),
-        depth=reconstruction.depth,
-        depth_conf=reconstruction.depth_conf,
-        coarse_masks=mapping.masks_to_plate(reconstruction.coarse_masks),
-        refined_masks=mapping.masks_to_plate(reconstruction.refined_masks),
+        extrinsics=np.asarray(shot.extrinsics, np.float64),
+        intrinsics=mapping.intrinsics_to_plate(shot.intrinsics),
+        **vars(shot.clouds),
         **provenance,
-        **asdict(clouds),
+        chunking=chunking,
     )
+
+
+def _fields_of(data: ShotData) -> dict[str, Any]:
+    """A dataclass's fields as keyword arguments (no deep copy, unlike `asdict`)."""
+    return {item.name: getattr(data, item.name) for item in fields(data)}
 
 
 def untrained_weights_warning(source: str) -> str:

@@ -39,9 +39,9 @@ def _convert(name: str, value: object, hint: Any) -> Any:
         choices = [choice for choice in typing.get_args(hint) if choice is not type(None)]
         if value is None and len(choices) < len(typing.get_args(hint)):
             return None
-        if len(choices) == 1 and value is not None:
+        for choice in choices if value is not None else ():
             try:
-                return _convert(name, value, choices[0])
+                return _convert(name, value, choice)
             except InputError:
                 pass  # named below with the whole union
     elif dataclasses.is_dataclass(hint):
@@ -68,7 +68,8 @@ def _matches(value: object, hint: Any) -> bool:
 def _describe(hint: Any) -> str:
     if typing.get_origin(hint) in (types.UnionType, typing.Union):
         choices = [choice for choice in typing.get_args(hint) if choice is not type(None)]
-        return " or ".join([*(_describe(choice) for choice in choices), "null"])
+        optional = ["null"] if len(choices) < len(typing.get_args(hint)) else []
+        return " or ".join([*(_describe(choice) for choice in choices), *optional])
     if typing.get_origin(hint) is tuple:
         return f"a list of {_describe(typing.get_args(hint)[0]).removeprefix('a ')}s"
     names = {bool: "true or false", int: "a whole number", float: "a number", str: "a string"}

@@ -80,19 +80,9 @@ def build_point_clouds(
     reliable &= confidence >= confidence_threshold(confidence[reliable], options)
 
     static = reliable & ~dynamic
-    static_points, static_colors, static_confidence = (
-        points[static],
-        colors[static],
-        confidence[static],
+    static_points, static_colors, static_confidence = reduce_static(
+        points[static], colors[static], confidence[static], options
     )
-    voxel = options.voxel_size
-    if voxel is None:
-        voxel = options.voxel_fraction * robust_diagonal(static_points)
-    if voxel > 0 and len(static_points):
-        static_points, static_colors, static_confidence = voxel_downsample(
-            static_points, static_colors, static_confidence, voxel
-        )
-    keep = _subset(len(static_points), options.max_static_points)
     dynamic_points, dynamic_colors, counts = [], [], [0]
     for frame in range(len(points)):
         selected = reliable[frame] & dynamic[frame]
@@ -101,12 +91,30 @@ def build_point_clouds(
         dynamic_colors.append(colors[frame][selected][subset])
         counts.append(len(dynamic_points[-1]))
     return PointClouds(
-        static_points=static_points[keep].astype(np.float32),
-        static_colors=static_colors[keep],
-        static_confidence=static_confidence[keep].astype(np.float32),
+        static_points=static_points,
+        static_colors=static_colors,
+        static_confidence=static_confidence,
         dynamic_points=np.concatenate(dynamic_points).reshape(-1, 3).astype(np.float32),
         dynamic_colors=np.concatenate(dynamic_colors).reshape(-1, 3).astype(np.uint8),
         dynamic_frame_offsets=np.cumsum(counts).astype(np.int64),
+    )
+
+
+def reduce_static(
+    points: np.ndarray, colors: np.ndarray, confidence: np.ndarray, options: CloudOptions
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Static points float [N, 3] (colours uint8 [N, 3], confidence [N]) merged on the voxel
+    grid of `options`, then cut to the static budget; also merges clouds of several chunks."""
+    voxel = options.voxel_size
+    if voxel is None:
+        voxel = options.voxel_fraction * robust_diagonal(points)
+    if voxel > 0 and len(points):
+        points, colors, confidence = voxel_downsample(points, colors, confidence, voxel)
+    keep = _subset(len(points), options.max_static_points)
+    return (
+        points[keep].astype(np.float32),
+        colors[keep].astype(np.uint8),
+        confidence[keep].astype(np.float32),
     )
 
 

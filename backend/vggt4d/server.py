@@ -164,10 +164,11 @@ class JobServer:
 
         def progress(update: ProgressUpdate) -> None:
             now = time.monotonic()
-            important = update.stage != last_sent[1] or update.stage_fraction >= 1.0
+            stage = f"{update.stage} {update.chunk}" if update.chunk else update.stage
+            important = stage != last_sent[1] or update.stage_fraction >= 1.0
             if not important and now - last_sent[0] < _PROGRESS_INTERVAL_S:
                 return
-            last_sent[:] = [now, update.stage]
+            last_sent[:] = [now, stage]
             self.send(
                 {
                     "type": "progress",
@@ -176,6 +177,7 @@ class JobServer:
                     "fraction": round(update.fraction, 4),
                     "stage_fraction": round(update.stage_fraction, 4),
                     "eta_s": None if update.eta_s is None else round(update.eta_s, 1),
+                    **({"chunk": update.chunk, "chunks": update.chunks} if update.chunk else {}),
                 }
             )
 

@@ -142,7 +142,11 @@ class ReconstructJob:
 
 
 def _describe_progress(event: Mapping[str, object]) -> str:
-    """'pass1 40%, about 12 s left' from a progress event without a message."""
-    text = f"{event.get('stage', '')} {float(event.get('stage_fraction') or 0.0):.0%}"
+    """'pass1 40%, about 12 s left' (or 'chunk 3/25 40%, ...' on a long shot) from a progress
+    event without a message."""
+    stage = event.get("stage", "")
+    if event.get("chunk"):
+        stage = f"chunk {event['chunk']}/{event.get('chunks')}"
+    text = f"{stage} {float(event.get('stage_fraction') or 0.0):.0%}"
     eta = event.get("eta_s")
     return f"{text}, about {float(eta):.0f} s left" if eta is not None else text

@@ -290,13 +290,18 @@ def _read_sequence(
         frames.append(frame)
         if progress:
             progress((index + 1) / len(chosen))
-    return _sequence_footage(text, chosen, frames, fps)
+    return _sequence_footage(text, chosen, frames, fps, transparent)
 
 
 def _sequence_footage(
-    text: str, chosen: list[tuple[int, Path]], frames: list[np.ndarray], fps: float
+    text: str,
+    chosen: list[tuple[int, Path]],
+    frames: list[np.ndarray],
+    fps: float,
+    transparent: list[np.ndarray | None],
 ) -> Footage:
-    """The Footage of the ``chosen`` images; ``frames`` are their pixels (or the first)."""
+    """The Footage of the ``chosen`` images; ``frames`` are their pixels (or the first) and
+    ``transparent`` their alpha < 0.5 masks (None without alpha)."""
     return Footage(
         frames=frames,
         frame_numbers=[number for number, _ in chosen],
@@ -527,7 +532,7 @@ def open_footage(
     chosen = _sequence_selection(text, selection, max_frames)
 
     def read_files(start: int, stop: int) -> list[np.ndarray]:
-        return [_read_image(file) for _, file in chosen[start:stop]]
+        return [_read_image(file)[0] for _, file in chosen[start:stop]]
 
-    footage = _sequence_footage(text, chosen, read_files(0, 1), fps or DEFAULT_SEQUENCE_FPS)
+    footage = _sequence_footage(text, chosen, read_files(0, 1), fps or DEFAULT_SEQUENCE_FPS, [None])
     return FootageReader(footage, read_files)
