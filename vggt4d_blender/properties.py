@@ -75,6 +75,25 @@ class VGGT4D_PG_settings(bpy.types.PropertyGroup):
         description="At most this many static points in the imported cloud",
     )
 
+    chunk_mode: EnumProperty(
+        name="Chunks",
+        items=(
+            ("AUTO", "Auto", "One pass when the shot fits the device's memory, else chunks"),
+            ("FIXED", "Fixed", "Chunks of the chosen number of frames"),
+        ),
+        default="AUTO",
+        description="How a long shot is split into VGGT4D passes that are stitched together",
+    )
+    chunk_size: IntProperty(
+        name="Chunk Size", default=64, min=4, description="Frames per VGGT4D pass"
+    )
+    overlap: IntProperty(
+        name="Overlap",
+        default=8,
+        min=1,
+        description="Frames shared by neighbouring chunks (at most half a chunk)",
+    )
+
     artist_mask_clip: PointerProperty(
         name="Mask Clip",
         type=bpy.types.MovieClip,

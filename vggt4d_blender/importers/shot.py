@@ -10,7 +10,7 @@ import bpy
 import numpy as np
 
 from ..bundle_format import Bundle, read_bundle, read_dynamic_points, read_static_points
-from . import camera, dynamics, masks, points
+from . import camera, dynamics, masks, points, seams
 from .datablocks import ROOT_TAG, link_object, replace_shot, tag
 
 
@@ -39,6 +39,7 @@ class ImportResult:
     static_points: int = 0
     dynamic_points: int = 0
     masks: int = 0
+    seams: int = 0  # timeline markers at the seams of a shot run in chunks
     plate: str | None = None
     seconds: float = 0.0
     warnings: list[str] = field(default_factory=list)
@@ -46,8 +47,9 @@ class ImportResult:
     def summary(self) -> str:
         return (
             f"Imported {self.shot}: {self.frames} camera keys, {self.static_points} static "
-            f"points, {self.dynamic_points} moving points, {self.masks} masks "
-            f"in {self.seconds:.2f} s"
+            f"points, {self.dynamic_points} moving points, {self.masks} masks"
+            + (f", {self.seams} seam markers" if self.seams else "")
+            + f" in {self.seconds:.2f} s"
         )
 
 
@@ -68,6 +70,8 @@ def import_bundle(
     dynamic = read_dynamic_points(bundle) if settings.import_dynamic else None
     with replace_shot(context.scene, bundle.shot_name):
         result = _build_shot(context.scene, bundle, settings, static, dynamic)
+    seams.remove_seam_markers(context.scene, bundle.shot_name)
+    result.seams = seams.mark_seams(context.scene, bundle)
     result.seconds = time.perf_counter() - started
     return result
 

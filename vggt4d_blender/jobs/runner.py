@@ -46,6 +46,8 @@ def reconstruct_request(context: bpy.types.Context, masks_dir: Path | None = Non
         "confidence_percentile": settings.confidence_percentile,
         "point_budget": settings.point_budget,
         "reconstruct": {"refine": settings.refine},
+        "chunk_size": "auto" if settings.chunk_mode == "AUTO" else settings.chunk_size,
+        "overlap": settings.overlap,
     }
     return {"input": footage, "output": str(bundle), "options": options}
 

@@ -36,6 +36,12 @@ def _draw_quality(layout: bpy.types.UILayout, settings: bpy.types.PropertyGroup)
     layout.prop(settings, "refine")
     layout.prop(settings, "confidence_percentile")
     layout.prop(settings, "point_budget")
+    row = layout.row(align=True)
+    row.prop(settings, "chunk_mode")
+    size = row.row(align=True)
+    size.active = settings.chunk_mode == "FIXED"
+    size.prop(settings, "chunk_size", text="Size")
+    layout.prop(settings, "overlap")
 
 
 def _draw_run(layout: bpy.types.UILayout, settings: bpy.types.PropertyGroup) -> None:

@@ -32,6 +32,7 @@ def test_request_from_settings_is_accepted_by_the_backend(addon, video, tmp_path
     assert options.reconstruct.refine is False
     assert options.confidence_percentile == 25.0 and options.point_budget == 1_000_000
     assert options.video_frame_start == 1 and options.preprocess_mode == "auto"
+    assert options.chunk_size == "auto" and options.overlap == 8
 
 
 def test_movie_clip_at_1001_numbers_the_plate_where_the_clip_shows_it(addon, video, tmp_path):
@@ -49,6 +50,20 @@ def test_movie_clip_at_1001_numbers_the_plate_where_the_clip_shows_it(addon, vid
     options = JobOptions.from_dict(runner.reconstruct_request(bpy.context)["options"])
     assert options.video_frame_start == 999 and options.frames == "1001:1004:1"
     assert options.preprocess_mode == "crop"
+
+
+def test_fixed_chunks_reach_the_backend(addon, video, tmp_path):
+    import bpy
+
+    runner = importlib.import_module(f"{addon}.jobs.runner")
+    bpy.context.preferences.addons[addon].preferences.cache_dir = str(tmp_path / "cache")
+    settings = bpy.context.scene.vggt4d
+    settings.footage_path = str(video)
+    settings.chunk_mode, settings.chunk_size, settings.overlap = "FIXED", 48, 6
+
+    options = JobOptions.from_dict(runner.reconstruct_request(bpy.context)["options"])
+
+    assert (options.chunk_size, options.overlap) == (48, 6)
 
 
 def test_backend_runs_offline_when_blender_is_offline(addon, video):
