@@ -9,15 +9,12 @@ Cycles' Z pass and masks from the object-index pass of a multilayer EXR.
 import numpy as np
 import pytest
 
-from tests.blender.importers.exr import read_exr_channels
+from tests.blender.render_truth import FLIP, configure_truth_render, render_truth
 from vggt4d.io.bundle import BundleData, write_bundle
 from vggt4d_blender.importers.shot import import_bundle
 
 WIDTH, HEIGHT = 160, 120
 FRAMES = [1, 2, 3]
-# Blender world from OpenCV world: Rx(-90 deg), written out here as the convention under test.
-BLENDER_FROM_OPENCV = np.array([[1.0, 0, 0], [0, 0, 1], [0, -1, 0]])
-FLIP = np.diag([1.0, -1.0, -1.0])
 SPHERE_RADIUS = 0.6
 
 
@@ -46,42 +43,8 @@ def _build_scene(bpy):
         camera.keyframe_insert("location", frame=frame)
         camera.keyframe_insert("rotation_euler", frame=frame)
     scene.camera = camera
-    world = bpy.data.worlds.new("world")
-    world.color = (0.8, 0.8, 0.8)
-    scene.world = world
-    render = scene.render
-    render.engine = "CYCLES"
-    render.resolution_x, render.resolution_y, render.resolution_percentage = WIDTH, HEIGHT, 100
-    render.filter_size = 0.01  # one sample at the pixel centre: depth belongs to that ray
-    scene.cycles.samples = 1
-    scene.cycles.use_denoising = False
-    scene.cycles.device = "CPU"
-    view_layer = scene.view_layers[0]
-    view_layer.use_pass_z = True
-    view_layer.use_pass_object_index = True
-    render.image_settings.media_type = "MULTI_LAYER_IMAGE"  # Blender 5.0: multilayer OpenEXR
-    render.image_settings.exr_codec = "NONE"
-    render.image_settings.color_depth = "32"
+    configure_truth_render(bpy, scene, WIDTH, HEIGHT)
     return scene, camera
-
-
-def _opencv_camera(bpy, scene, camera):
-    """(K [3,3] plate pixels, [R|t] camera-from-world in the OpenCV world) at this frame."""
-    depsgraph = bpy.context.evaluated_depsgraph_get()
-    projection = np.array(
-        camera.calc_matrix_camera(depsgraph, x=WIDTH, y=HEIGHT, scale_x=1.0, scale_y=1.0)
-    )
-    intrinsics = np.array(
-        [
-            [projection[0, 0] * WIDTH / 2, 0, (1 - projection[0, 2]) * WIDTH / 2],
-            [0, projection[1, 1] * HEIGHT / 2, (1 + projection[1, 2]) * HEIGHT / 2],
-            [0, 0, 1],
-        ]
-    )
-    camera_from_world = np.linalg.inv(np.array(camera.matrix_world))
-    rotation = FLIP @ camera_from_world[:3, :3] @ BLENDER_FROM_OPENCV
-    translation = FLIP @ camera_from_world[:3, 3]
-    return intrinsics, np.concatenate([rotation, translation[:, None]], axis=1)
 
 
 def _unproject(depth, intrinsics, extrinsics, selection):
@@ -92,20 +55,6 @@ def _unproject(depth, intrinsics, extrinsics, selection):
     camera_points = np.stack([x, y, z], axis=1)
     rotation, translation = extrinsics[:, :3], extrinsics[:, 3]
     return (camera_points - translation) @ rotation
-
-
-def _render(bpy, scene, tmp_path):
-    frames = []
-    for frame in FRAMES:
-        scene.frame_set(frame)
-        scene.render.filepath = str(tmp_path / f"render_{frame}.exr")
-        bpy.ops.render.render(write_still=True)
-        channels = read_exr_channels(tmp_path / f"render_{frame}.exr")
-        depth = next(v for k, v in channels.items() if k.endswith("Depth.Z"))
-        index = next(v for k, v in channels.items() if k.endswith("Object Index.X"))
-        intrinsics, extrinsics = _opencv_camera(bpy, scene, scene.camera)
-        frames.append((depth.copy(), np.rint(index).astype(int), intrinsics, extrinsics))
-    return frames
 
 
 def _bundle_from_render(rendered) -> BundleData:
@@ -154,7 +103,7 @@ def _bundle_from_render(rendered) -> BundleData:
 def test_imported_shot_matches_the_render_that_made_it(factory_blender, tmp_path):
     bpy = factory_blender
     scene, truth = _build_scene(bpy)
-    rendered = _render(bpy, scene, tmp_path)
+    rendered = render_truth(bpy, scene, FRAMES, tmp_path)
     truth_matrices, truth_lens = [], []
     for frame in FRAMES:
         scene.frame_set(frame)
