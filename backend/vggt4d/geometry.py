@@ -25,6 +25,7 @@ torch is only touched through the tensors it is given.
 from __future__ import annotations
 
 import sys
+from dataclasses import dataclass
 from typing import Any, TypeVar
 
 import numpy as np
@@ -98,6 +99,69 @@ def unproject_depth(
     world_from_cam = xp.astype(invert_se3(cam_from_world), depth)
     points = transform_points(world_from_cam, camera.reshape(depth.shape[0], -1, 3))
     return points.reshape(*depth.shape, 3)
+
+
+@dataclass(frozen=True)
+class Similarity:
+    """A similarity of worlds, Sim(3): ``x' = scale * rotation @ x + translation``.
+
+    Two reconstructions of one scene differ by one (VGGT fixes neither scale nor origin): the
+    solve's gauge and the stitching of a long shot's chunks are similarities. numpy only.
+    """
+
+    scale: float
+    rotation: np.ndarray  # float64 [3, 3], proper rotation
+    translation: np.ndarray  # float64 [3]
+
+    @classmethod
+    def identity(cls) -> Similarity:
+        return cls(1.0, np.eye(3), np.zeros(3))
+
+    @classmethod
+    def from_matrix(cls, matrix: np.ndarray) -> Similarity:
+        """From a homogeneous 4x4 ``[[s R, t], [0, 1]]``."""
+        matrix = np.asarray(matrix, np.float64)
+        scale = float(np.cbrt(np.linalg.det(matrix[:3, :3])))
+        return cls(scale, matrix[:3, :3] / scale, matrix[:3, 3].copy())
+
+    def matrix(self) -> np.ndarray:
+        """Homogeneous 4x4 ``[[s R, t], [0, 1]]``."""
+        matrix = np.eye(4)
+        matrix[:3, :3] = self.scale * self.rotation
+        matrix[:3, 3] = self.translation
+        return matrix
+
+    def then(self, outer: Similarity) -> Similarity:
+        """The similarity that applies ``self`` first, then ``outer``."""
+        return Similarity.from_matrix(outer.matrix() @ self.matrix())
+
+    def apply_points(self, points: np.ndarray) -> np.ndarray:
+        """World points [..., 3] moved by the similarity."""
+        return self.scale * np.asarray(points) @ self.rotation.T + self.translation
+
+    def apply_cameras(self, cam_from_world: np.ndarray) -> np.ndarray:
+        """Cameras [S, 3, 4] of the same cameras in the moved world: they see every moved
+        point where they saw the original. ``[Rc | tc]`` becomes ``[Rc R^T | s tc - Rc R^T t]``
+        (camera depths grow by ``scale``)."""
+        cam_from_world = np.asarray(cam_from_world, np.float64)
+        rotations = cam_from_world[:, :, :3] @ self.rotation.T
+        translations = self.scale * cam_from_world[:, :, 3] - rotations @ self.translation
+        return np.concatenate([rotations, translations[:, :, None]], axis=2)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "scale": float(self.scale),
+            "rotation": self.rotation.tolist(),
+            "translation": self.translation.tolist(),
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Similarity:
+        return cls(
+            float(data["scale"]),
+            np.asarray(data["rotation"], np.float64),
+            np.asarray(data["translation"], np.float64),
+        )
 
 
 def rotation_from_quat_xyzw(quaternion: Array) -> Array:

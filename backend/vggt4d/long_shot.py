@@ -32,12 +32,13 @@ import numpy as np
 from vggt4d import pipeline
 from vggt4d.chunks import Chunk
 from vggt4d.errors import CancelledError
+from vggt4d.geometry import Similarity, invert_se3
 from vggt4d.io.bundle import PartialBundle
 from vggt4d.io.footage import FootageReader
 from vggt4d.model import VGGT
 from vggt4d.pointcloud import CloudOptions, PointClouds, build_point_clouds, reduce_static
 from vggt4d.preprocess import PlateMapping, preprocess_frames
-from vggt4d.stitching import SeamAlignment, Similarity, align_points
+from vggt4d.stitching import SeamAlignment, align_points
 
 RESUME_SUFFIX = ".resume"
 _STATE = "state.json"
@@ -153,9 +154,9 @@ def align_chunk(
     overlap = slice(first, first + len(previous.masks))
     alignment = align_points(*_correspondences(result, overlap, previous), seed=chunk.index)
     similarity = alignment.similarity
-    result.extrinsics = similarity.move_cameras(result.extrinsics).astype(np.float32)
+    result.extrinsics = similarity.apply_cameras(result.extrinsics).astype(np.float32)
     result.depth = result.depth * np.float32(similarity.scale)
-    result.world_points = similarity.apply(result.world_points).astype(np.float32)
+    result.world_points = similarity.apply_points(result.world_points).astype(np.float32)
     seam = _seam_record(
         alignment,
         previous.extrinsics[chunk.own_start - previous.start],
@@ -264,7 +265,7 @@ def _seam_record(
 ) -> dict[str, Any]:
     """How well two chunks agree at the seam frame: the overlap's residual, and how far the
     camera jumps there (its centre, relative to the overlap's spread, and its rotation)."""
-    centres = [-camera[:, :3].T @ camera[:, 3] for camera in (before, after)]
+    centres = [invert_se3(camera)[:, 3] for camera in (before, after)]
     spread = alignment.residual / max(alignment.relative_residual, 1e-12)
     relative_rotation = before[:, :3] @ after[:, :3].T
     cosine = np.clip((np.trace(relative_rotation) - 1.0) / 2.0, -1.0, 1.0)

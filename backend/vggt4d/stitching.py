@@ -13,13 +13,13 @@ and fit the similarity with RANSAC around Umeyama's closed form (scikit-image's
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
 
 import numpy as np
 from skimage.measure import ransac
 from skimage.transform import SimilarityTransform
 
 from vggt4d.errors import ReconstructionError
+from vggt4d.geometry import Similarity
 
 # RANSAC inlier threshold as a fraction of the overlap points' median distance to their
 # centre (after normalisation both sets have unit spread).
@@ -27,68 +27,6 @@ INLIER_THRESHOLD = 0.03
 MAX_POINTS = 20_000  # a seeded subset of this size is plenty for a 7-parameter model
 MIN_POINTS = 64
 _TRIALS = 200
-
-
-@dataclass(frozen=True)
-class Similarity:
-    """``x_target = scale * rotation @ x_source + translation`` (a 3-D similarity, Sim(3))."""
-
-    scale: float
-    rotation: np.ndarray  # float64 [3, 3], proper rotation
-    translation: np.ndarray  # float64 [3]
-
-    @classmethod
-    def identity(cls) -> Similarity:
-        return cls(1.0, np.eye(3), np.zeros(3))
-
-    @classmethod
-    def from_matrix(cls, matrix: np.ndarray) -> Similarity:
-        """From a homogeneous 4x4 ``[[s R, t], [0, 1]]``."""
-        linear = np.asarray(matrix, np.float64)[:3, :3]
-        scale = float(np.cbrt(np.linalg.det(linear)))
-        return cls(scale, linear / scale, np.asarray(matrix, np.float64)[:3, 3].copy())
-
-    def matrix(self) -> np.ndarray:
-        """Homogeneous 4x4 ``[[s R, t], [0, 1]]``."""
-        matrix = np.eye(4)
-        matrix[:3, :3] = self.scale * self.rotation
-        matrix[:3, 3] = self.translation
-        return matrix
-
-    def apply(self, points: np.ndarray) -> np.ndarray:
-        """Points ``[..., 3]`` of the source world -> the target world."""
-        return self.scale * np.asarray(points) @ self.rotation.T + self.translation
-
-    def then(self, outer: Similarity) -> Similarity:
-        """The similarity that applies ``self`` first, then ``outer``."""
-        return Similarity.from_matrix(outer.matrix() @ self.matrix())
-
-    def move_cameras(self, cam_from_world: np.ndarray) -> np.ndarray:
-        """Cameras ``[N, 3, 4]`` of the source world as cameras of the target world.
-
-        With ``X' = s R X + t`` a camera ``[Rc | tc]`` sees ``X'`` at ``s (Rc X + tc)``: its
-        rotation becomes ``Rc R^T`` and its translation ``s tc - Rc R^T t``. Depth seen by
-        the camera scales by ``s``.
-        """
-        cam_from_world = np.asarray(cam_from_world, np.float64)
-        rotation = cam_from_world[:, :, :3] @ self.rotation.T
-        translation = self.scale * cam_from_world[:, :, 3] - rotation @ self.translation
-        return np.concatenate([rotation, translation[:, :, None]], axis=2)
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "scale": float(self.scale),
-            "rotation": self.rotation.tolist(),
-            "translation": self.translation.tolist(),
-        }
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> Similarity:
-        return cls(
-            float(data["scale"]),
-            np.asarray(data["rotation"], np.float64),
-            np.asarray(data["translation"], np.float64),
-        )
 
 
 @dataclass(frozen=True)
@@ -151,7 +89,7 @@ def align_points(
         .then(normalised)
         .then(Similarity(target_spread, np.eye(3), target_centre))
     )
-    errors = np.linalg.norm(similarity.apply(source[inliers]) - target[inliers], axis=1)
+    errors = np.linalg.norm(similarity.apply_points(source[inliers]) - target[inliers], axis=1)
     residual = float(np.sqrt(np.mean(errors**2)))
     return SeamAlignment(
         similarity=similarity,

@@ -10,9 +10,9 @@ from skimage.transform import SimilarityTransform
 
 from tests.blender.render_truth import configure_truth_render, render_truth
 from vggt4d.chunks import plan_chunks
+from vggt4d.geometry import Similarity
 from vggt4d.long_shot import align_chunk, next_overlap
 from vggt4d.pipeline import Reconstruction
-from vggt4d.stitching import Similarity
 
 WIDTH, HEIGHT = 96, 72
 FRAMES = list(range(1, 31))
@@ -71,8 +71,8 @@ def _oracle_chunk(rendered, frames: range, rng: np.random.Generator) -> Reconstr
         centre = -truth[:, :3].T @ truth[:, 3] + rng.normal(scale=CENTRE_NOISE, size=3)
         noisy[:, 3] = -noisy[:, :3] @ centre
         seen = np.minimum(depth, 60.0) * (1 + rng.normal(scale=DEPTH_NOISE, size=depth.shape))
-        points.append(world.apply(_unproject(seen, camera_intrinsics, noisy)))
-        cameras.append(world.move_cameras(noisy[None])[0])
+        points.append(world.apply_points(_unproject(seen, camera_intrinsics, noisy)))
+        cameras.append(world.apply_cameras(noisy[None])[0])
         depths.append(seen * world.scale)
         masks.append(index == 1)
         intrinsics.append(camera_intrinsics)

@@ -7,32 +7,10 @@ at its median scene depth: the centres carry the gauge on a travelling shot, the
 still determine it on a tripod (nodal) shot, where all centres coincide.
 """
 
-from dataclasses import dataclass
-
 import numpy as np
 from scipy.spatial.transform import Rotation
 
-from vggt4d.geometry import invert_se3
-
-
-@dataclass(frozen=True)
-class Similarity:
-    """x' = scale * rotation @ x + translation (world to world)."""
-
-    scale: float
-    rotation: np.ndarray  # float64 [3, 3]
-    translation: np.ndarray  # float64 [3]
-
-    def apply_points(self, points: np.ndarray) -> np.ndarray:
-        """World points [..., 3] moved by the similarity."""
-        return self.scale * points @ self.rotation.T + self.translation
-
-    def apply_cameras(self, extrinsics: np.ndarray) -> np.ndarray:
-        """Camera-from-world [S, 3, 4] of the same cameras in the moved world: they see every
-        moved point where they saw the original (camera depths grow by `scale`)."""
-        rotations = extrinsics[:, :, :3] @ self.rotation.T
-        translations = self.scale * extrinsics[:, :, 3] - rotations @ self.translation
-        return np.concatenate([rotations, translations[:, :, None]], axis=2)
+from vggt4d.geometry import Similarity, invert_se3
 
 
 def fit_similarity(source: np.ndarray, target: np.ndarray) -> Similarity:
