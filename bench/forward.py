@@ -93,6 +93,14 @@ def _slope(xs: list[float], ys: list[float]) -> float:
     )
 
 
+def _per_frame_bytes(frames: list[int], peaks: list[float]) -> float:
+    """Least-squares slope of peak bytes against S: what one more frame costs."""
+    mean_frames, mean_peak = sum(frames) / len(frames), sum(peaks) / len(peaks)
+    pairs = zip(frames, peaks, strict=True)
+    covariance = sum((count - mean_frames) * (peak - mean_peak) for count, peak in pairs)
+    return covariance / sum((count - mean_frames) ** 2 for count in frames)
+
+
 def _run_child(config: str, frames: int, height: int, width: int, device: str) -> dict:
     command = [sys.executable, __file__, "--measure", config, str(frames)]
     command += ["--height", str(height), "--width", str(width), "--device", device]
@@ -135,6 +143,11 @@ def main() -> None:
             print(
                 f"log-log slope vs S: peak memory {memory_slope:.2f} (goal <= 1.1), "
                 f"time {time_slope:.2f}"
+            )
+            per_frame = _per_frame_bytes(args.frames, [r["peak_bytes"] for r in results])
+            print(
+                f"memory per frame: {per_frame / 2**20:.2f} MiB (the slope behind "
+                "vggt4d.memory, see docs/long_shots.md)"
             )
 
 

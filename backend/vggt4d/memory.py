@@ -26,8 +26,8 @@ import torch
 
 from vggt4d.model import VGGT
 
-TOKEN_BYTES = {"cuda": 229.0, "cpu": 340.0}  # bytes per token and channel of one frame
-PIXEL_BYTES = 60.0  # bytes per model-input pixel of one frame (dense heads, float32)
+TOKEN_BYTES = {"cuda": 213.0, "cpu": 16.0}  # bytes per token and channel of one frame
+PIXEL_BYTES = 120.0  # bytes per model-input pixel of one frame (dense heads, float32)
 SAFETY = 0.6
 
 
