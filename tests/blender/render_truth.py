@@ -36,9 +36,9 @@ def configure_truth_render(bpy, scene, width: int, height: int) -> None:
     render.image_settings.color_depth = "32"
 
 
-def opencv_camera(bpy, scene, camera) -> tuple[np.ndarray, np.ndarray]:
-    """(K [3,3] plate pixels, [R|t] camera-from-world in the OpenCV world) at this frame."""
-    width, height = scene.render.resolution_x, scene.render.resolution_y
+def opencv_camera(bpy, camera, width: int, height: int) -> tuple[np.ndarray, np.ndarray]:
+    """(K [3,3] pixels of a width x height render, [R|t] camera-from-world in the OpenCV
+    world) at this frame."""
     depsgraph = bpy.context.evaluated_depsgraph_get()
     projection = np.array(
         camera.calc_matrix_camera(depsgraph, x=width, y=height, scale_x=1.0, scale_y=1.0)
@@ -66,6 +66,7 @@ def render_truth(bpy, scene, frames: list[int], folder: Path) -> list[tuple]:
         channels = read_exr_channels(folder / f"render_{frame}.exr")
         depth = next(v for k, v in channels.items() if k.endswith("Depth.Z"))
         index = next(v for k, v in channels.items() if k.endswith("Object Index.X"))
-        intrinsics, extrinsics = opencv_camera(bpy, scene, scene.camera)
+        size = scene.render.resolution_x, scene.render.resolution_y
+        intrinsics, extrinsics = opencv_camera(bpy, scene.camera, *size)
         rendered.append((depth.copy(), np.rint(index).astype(int), intrinsics, extrinsics))
     return rendered

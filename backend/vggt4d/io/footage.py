@@ -143,12 +143,8 @@ def read_footage(
     selection, keeping the first and last frame. ``fps`` overrides the video's rate and is
     the rate of an image sequence (default 24). ``progress(fraction)`` follows decoding.
     """
-    if max_frames is not None and max_frames < 1:
-        raise InputError(f"max_frames must be 1 or more, got {max_frames}.")
-    selection = frames or FrameRange()
-    text = str(path)
-    candidate = Path(text).expanduser()
-    if candidate.is_file() and candidate.suffix.lower() in VIDEO_EXTENSIONS:
+    selection, text, candidate = _resolve_request(path, frames, max_frames)
+    if _is_video(candidate):
         return _read_video(candidate, selection, max_frames, progress, fps, first_video_frame)
     chosen = _sequence_selection(text, selection, max_frames)
     return _read_sequence(text, chosen, progress, fps or DEFAULT_SEQUENCE_FPS)
@@ -171,6 +167,19 @@ def check_footage(path: str | Path) -> None:
     candidate = Path(str(path)).expanduser()
     if not (candidate.is_file() and candidate.suffix.lower() in VIDEO_EXTENSIONS):
         _sequence_files(str(path))
+
+
+def _resolve_request(
+    path: str | Path, frames: FrameRange | None, max_frames: int | None
+) -> tuple[FrameRange, str, Path]:
+    """The selection, the path as given and as a file path; refuses a max_frames under 1."""
+    if max_frames is not None and max_frames < 1:
+        raise InputError(f"max_frames must be 1 or more, got {max_frames}.")
+    return frames or FrameRange(), str(path), Path(str(path)).expanduser()
+
+
+def _is_video(candidate: Path) -> bool:
+    return candidate.is_file() and candidate.suffix.lower() in VIDEO_EXTENSIONS
 
 
 def _describe(selection: FrameRange) -> str:
@@ -507,12 +516,8 @@ def open_footage(
     first_video_frame: int = 1,
 ) -> FootageReader:
     """Like `read_footage`, but decodes only the first frame now and the rest on demand."""
-    if max_frames is not None and max_frames < 1:
-        raise InputError(f"max_frames must be 1 or more, got {max_frames}.")
-    selection = frames or FrameRange()
-    text = str(path)
-    candidate = Path(text).expanduser()
-    if candidate.is_file() and candidate.suffix.lower() in VIDEO_EXTENSIONS:
+    selection, text, candidate = _resolve_request(path, frames, max_frames)
+    if _is_video(candidate):
         index, positions = _video_selection(
             candidate, selection, max_frames, fps, first_video_frame
         )

@@ -13,9 +13,8 @@ from pathlib import Path
 import numpy as np
 
 from tests.blender.importers.exr import read_exr_channels
+from tests.blender.render_truth import opencv_camera
 
-BLENDER_FROM_OPENCV = np.array([[1.0, 0, 0], [0, 0, 1], [0, -1, 0]])
-FLIP = np.diag([1.0, -1.0, -1.0])
 _FAR = 1e5
 
 
@@ -55,7 +54,7 @@ def render_shot(
         _, mover_depth = _render(bpy, scene, folder / f"matte_{frame}.exr")
         for item in static:
             item.hide_render = False
-        intrinsics, extrinsics = _opencv_camera(bpy, camera, width, height)
+        intrinsics, extrinsics = opencv_camera(bpy, camera, width, height)
         frames.append((plate, depth, mover_depth < _FAR, extrinsics, intrinsics))
     del movers
     return Shot(*(np.stack(values) for values in zip(*frames, strict=True)))
@@ -166,21 +165,3 @@ def _render(bpy, scene, path: Path) -> tuple[np.ndarray, np.ndarray]:
     plate = np.clip(srgb * 255 + 0.5, 0, 255).astype(np.uint8)
     depth = pick("Depth.Z").astype(np.float32)
     return plate, np.where(depth < _FAR, depth, np.inf).astype(np.float32)
-
-
-def _opencv_camera(bpy, camera, width: int, height: int) -> tuple[np.ndarray, np.ndarray]:
-    depsgraph = bpy.context.evaluated_depsgraph_get()
-    projection = np.array(
-        camera.calc_matrix_camera(depsgraph, x=width, y=height, scale_x=1.0, scale_y=1.0)
-    )
-    intrinsics = np.array(
-        [
-            [projection[0, 0] * width / 2, 0, (1 - projection[0, 2]) * width / 2],
-            [0, projection[1, 1] * height / 2, (1 + projection[1, 2]) * height / 2],
-            [0, 0, 1],
-        ]
-    )
-    camera_from_world = np.linalg.inv(np.array(camera.matrix_world))
-    rotation = FLIP @ camera_from_world[:3, :3] @ BLENDER_FROM_OPENCV
-    translation = FLIP @ camera_from_world[:3, 3]
-    return intrinsics, np.concatenate([rotation, translation[:, None]], axis=1)
