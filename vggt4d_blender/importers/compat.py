@@ -12,6 +12,13 @@ import bpy
 COMPOSITOR_GROUPS = bpy.app.version >= (5, 0, 0)
 """Whether the compositor is a node group set on the scene (5.0) or the scene's own tree."""
 
+COMPOSITOR_EFFECTS = "compositor_effects" in bpy.types.Scene.bl_rna.properties
+"""Whether the scene's compositor is a stack of effects, each with a node group (5.3).
+
+``Scene.compositing_node_group`` still works there (it is the active effect's group) but is
+deprecated, to be removed in 6.0.
+"""
+
 
 def ensure_fcurve(
     action: bpy.types.Action, datablock: bpy.types.ID, data_path: str, index: int
@@ -32,7 +39,11 @@ def material_node_tree(material: bpy.types.Material) -> bpy.types.ShaderNodeTree
 
 
 def scene_compositor(scene: bpy.types.Scene) -> bpy.types.NodeTree | None:
-    """The scene's compositor tree, if any (``Scene.compositing_node_group``: 5.0)."""
+    """The scene's compositor tree, if any (``Scene.compositing_node_group``: 5.0; the active
+    compositor effect's node group: 5.3)."""
+    if COMPOSITOR_EFFECTS:
+        effect = scene.compositor_effects.active
+        return effect.node_group if effect is not None else None
     if COMPOSITOR_GROUPS:
         return scene.compositing_node_group
     return scene.node_tree
@@ -60,12 +71,22 @@ def compositor_output(tree: bpy.types.NodeTree) -> bpy.types.NodeSocket:
     return tree.nodes.new("CompositorNodeComposite").inputs["Image"]
 
 
-def set_scene_compositor(scene: bpy.types.Scene, tree: bpy.types.NodeTree) -> None:
+def set_scene_compositor(scene: bpy.types.Scene, tree: bpy.types.NodeTree | None) -> None:
     """Make ``tree`` the scene's compositor (``Scene.compositing_node_group``: 5.0).
 
-    Before 5.0 the tree from ``new_compositor_tree`` already is the scene's own.
+    From 5.3 ``tree`` goes into the active compositor effect, which is added if there is none
+    (as the deprecated ``compositing_node_group`` does). Before 5.0 the tree from
+    ``new_compositor_tree`` already is the scene's own.
     """
-    if COMPOSITOR_GROUPS:
+    if COMPOSITOR_EFFECTS:
+        effects = scene.compositor_effects
+        effect = effects.active
+        if effect is None:
+            if tree is None:
+                return
+            effect = effects.new(tree.name)
+        effect.node_group = tree
+    elif COMPOSITOR_GROUPS:
         scene.compositing_node_group = tree
 
 
