@@ -71,6 +71,9 @@ def stage_extension(staging: Path) -> None:
     shutil.copy2(MANIFEST, staging / "blender_manifest.toml")
     wheels = staging / WHEELS_FOLDER
     wheels.mkdir()
+    # pip builds the wheel in an isolated environment with the build backend that
+    # backend/pyproject.toml asks for, so this Python needs nothing but pip (a fresh venv of
+    # 3.12+ has no setuptools).
     with tempfile.TemporaryDirectory(prefix="vggt4d-wheel-") as build_dir:
         # setuptools writes build/ and *.egg-info beside the sources: build from a copy so
         # the checkout stays clean.
@@ -80,21 +83,9 @@ def stage_extension(staging: Path) -> None:
             source,
             ignore=shutil.ignore_patterns("build", "*.egg-info", "__pycache__", "*.pyc"),
         )
+        pip_wheel = [sys.executable, "-m", "pip", "wheel", "--no-deps", "--quiet"]
         subprocess.run(
-            [
-                sys.executable,
-                "-m",
-                "pip",
-                "wheel",
-                "--no-deps",
-                "--no-build-isolation",
-                "--quiet",
-                str(source),
-                "-w",
-                str(wheels),
-            ],
-            check=True,
-            cwd=build_dir,
+            [*pip_wheel, str(source), "--wheel-dir", str(wheels)], check=True, cwd=build_dir
         )
 
 
