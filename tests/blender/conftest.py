@@ -8,6 +8,7 @@ bpy is a process-wide singleton: every test that uses it starts from factory set
 import atexit
 import os
 import shutil
+import sys
 import tempfile
 from pathlib import Path
 
@@ -20,6 +21,16 @@ atexit.register(shutil.rmtree, _USER_RESOURCES, True)
 REPO = Path(__file__).resolve().parents[2]
 DEV_REPO_MODULE = "vggt4d_dev"
 ADDON_MODULE = f"bl_ext.{DEV_REPO_MODULE}.vggt4d_blender"
+
+
+@pytest.fixture(scope="session")
+def backend_python() -> str:
+    """The interpreter the add-on starts the backend (torch) with: this one, or
+    ``VGGT4D_TEST_BACKEND_PYTHON``. scripts/test.sh sets it to the main .venv when it runs these
+    tests on the other Blender versions, whose venvs hold bpy but no torch: as a user's
+    Blender and the backend's own venv are.
+    """
+    return os.environ.get("VGGT4D_TEST_BACKEND_PYTHON", sys.executable)
 
 
 @pytest.fixture

@@ -10,6 +10,7 @@ from pathlib import Path
 import numpy as np
 
 from tests.blender.importers.exr import read_exr_channels
+from tests.blender.versions import OBJECT_INDEX_CHANNELS, write_multilayer_exr
 
 # Blender world from OpenCV world: Rx(-90 deg), written out here as the convention under test.
 BLENDER_FROM_OPENCV = np.array([[1.0, 0, 0], [0, 0, 1], [0, -1, 0]])
@@ -31,9 +32,7 @@ def configure_truth_render(bpy, scene, width: int, height: int) -> None:
     view_layer = scene.view_layers[0]
     view_layer.use_pass_z = True
     view_layer.use_pass_object_index = True
-    render.image_settings.media_type = "MULTI_LAYER_IMAGE"  # Blender 5.0: multilayer OpenEXR
-    render.image_settings.exr_codec = "NONE"
-    render.image_settings.color_depth = "32"
+    write_multilayer_exr(render.image_settings)
 
 
 def opencv_camera(bpy, camera, width: int, height: int) -> tuple[np.ndarray, np.ndarray]:
@@ -65,7 +64,7 @@ def render_truth(bpy, scene, frames: list[int], folder: Path) -> list[tuple]:
         bpy.ops.render.render(write_still=True)
         channels = read_exr_channels(folder / f"render_{frame}.exr")
         depth = next(v for k, v in channels.items() if k.endswith("Depth.Z"))
-        index = next(v for k, v in channels.items() if k.endswith("Object Index.X"))
+        index = next(v for k, v in channels.items() if k.endswith(OBJECT_INDEX_CHANNELS))
         size = scene.render.resolution_x, scene.render.resolution_y
         intrinsics, extrinsics = opencv_camera(bpy, scene.camera, *size)
         rendered.append((depth.copy(), np.rint(index).astype(int), intrinsics, extrinsics))

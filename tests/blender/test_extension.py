@@ -1,14 +1,21 @@
-"""The built extension zip installs into a user repository, enables, registers and disables."""
+"""The built extension zip installs into a user repository, enables, registers and disables,
+and imports a shot that survives save and reopen (on every Blender of the test matrix)."""
 
+import contextlib
 import subprocess
 import sys
 import tomllib
 import zipfile
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 import build
+from tests.blender.versions import action_fcurves
+from tests.importers.bundle_factory import write_synthetic_bundle
+from vggt4d.io.bundle import read_bundle
+from vggt4d_blender.importers import camera_math
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -68,12 +75,15 @@ def test_shared_files_have_one_home_in_the_backend():
         assert link.resolve() == (REPO / "backend" / source).resolve(), name
 
 
-def test_installed_zip_enables_registers_and_disables_cleanly(built_zip, factory_blender, tmp_path):
+@contextlib.contextmanager
+def _installed(bpy, built_zip: Path, directory: Path):
+    """The zip installed and enabled from a user repository in ``directory``; yields the
+    add-on's module name. Afterwards the add-on is disabled (if the test did not) and the
+    repository removed."""
     import addon_utils
 
-    bpy = factory_blender
     repo = bpy.context.preferences.extensions.repos.new(
-        name="VGGT4D test", module="vggt4d_test", custom_directory=str(tmp_path), source="USER"
+        name="VGGT4D test", module="vggt4d_test", custom_directory=str(directory), source="USER"
     )
     try:
         result = bpy.ops.extensions.package_install_files(
@@ -81,6 +91,18 @@ def test_installed_zip_enables_registers_and_disables_cleanly(built_zip, factory
         )
         assert result == {"FINISHED"}
         module = "bl_ext.vggt4d_test.vggt4d_blender"
+        yield module
+    finally:
+        if module in bpy.context.preferences.addons:
+            addon_utils.disable(module, default_set=True, handle_error=_raise)
+        bpy.context.preferences.extensions.repos.remove(repo)
+
+
+def test_installed_zip_enables_registers_and_disables_cleanly(built_zip, factory_blender, tmp_path):
+    import addon_utils
+
+    bpy = factory_blender
+    with _installed(bpy, built_zip, tmp_path) as module:
         assert (tmp_path / "vggt4d_blender" / "backend_wheels").is_dir()
         assert module in bpy.context.preferences.addons
         addon_classes = sys.modules[module].classes()
@@ -102,8 +124,31 @@ def test_installed_zip_enables_registers_and_disables_cleanly(built_zip, factory
         assert [cls.__name__ for cls in addon_classes if cls.is_registered] == []
         assert icons._previews is None
         assert "reset_stale_status" not in [h.__name__ for h in handlers]
-    finally:
-        bpy.context.preferences.extensions.repos.remove(repo)
+
+
+def test_installed_zip_imports_a_shot_that_survives_save_and_reopen(
+    built_zip, factory_blender, tmp_path
+):
+    bpy = factory_blender
+    frames = [1001, 1002, 1003, 1004]
+    bundle = write_synthetic_bundle(tmp_path / "bundles" / "shot.vggt4d", frames=frames)
+    expected = camera_math.camera_matrices_world(read_bundle(bundle).extrinsics)
+    blend = tmp_path / "shot.blend"
+    with _installed(bpy, built_zip, tmp_path / "extensions") as module:
+        assert bpy.ops.vggt4d.import_bundle(filepath=str(bundle / "manifest.json")) == {"FINISHED"}
+        bpy.ops.wm.save_as_mainfile(filepath=str(blend))
+        bpy.ops.wm.open_mainfile(filepath=str(blend))
+        assert module in bpy.context.preferences.addons
+        scene = bpy.context.scene
+        camera = scene.camera
+        assert camera.name == "shot_camera"
+        fcurves = action_fcurves(camera.animation_data.action)
+        keyed = {key.co[0] for fcurve in fcurves for key in fcurve.keyframe_points}
+        assert keyed == set(frames)
+        for frame, matrix in zip(frames, expected, strict=True):
+            scene.frame_set(frame)
+            np.testing.assert_allclose(np.array(camera.matrix_world), matrix, atol=1e-5)
+        assert not np.allclose(expected[0], expected[-1], atol=1e-3)  # the camera moves
 
 
 def test_dev_checkout_enables_with_icons_beside_the_package(addon):

@@ -1,6 +1,7 @@
 """Minimal reader for uncompressed scanline OpenEXR files, single- or multi-part (test helper).
 
-Blender 5.0 writes a multilayer render as a multi-part EXR (one part per pass); numpy alone
+Blender 5.0 writes a multilayer render as a multi-part EXR (one part per pass), 4.x as one
+part with every pass's channels; numpy alone
 reads it back when the codec is NONE, so the ground-truth test needs no extra dependency.
 """
 

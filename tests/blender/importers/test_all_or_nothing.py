@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 from tests.importers.bundle_factory import write_synthetic_bundle
+from vggt4d_blender.importers.compat import scene_compositor
 
 _KINDS = (
     "objects",
@@ -39,7 +40,7 @@ def _scene_state(bpy) -> dict:
         render.resolution_y,
         render.pixel_aspect_x,
         render.use_compositing,
-        getattr(scene.compositing_node_group, "name", None),
+        getattr(scene_compositor(scene), "name", None),
     )
     return state
 

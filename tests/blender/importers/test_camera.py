@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 
 from tests.blender.importers.conftest import project_with_blender, project_with_bundle
+from tests.blender.versions import action_fcurves
 from vggt4d.io.bundle import read_bundle
 from vggt4d_blender.importers import camera_math
 from vggt4d_blender.importers.shot import ImportSettings, import_bundle
@@ -92,7 +93,7 @@ def test_plate_frame_numbers_key_the_camera_and_set_the_range(factory_blender, b
     motion = camera.animation_data.action
     lens = camera.data.animation_data.action
     for action in (motion, lens):
-        for fcurve in action.layers[0].strips[0].channelbags[0].fcurves:
+        for fcurve in action_fcurves(action):
             frames = [key.co[0] for key in fcurve.keyframe_points]
             assert frames == [1001, 1003, 1005], fcurve.data_path
             assert {key.interpolation for key in fcurve.keyframe_points} == {"LINEAR"}

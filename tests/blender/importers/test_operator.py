@@ -5,6 +5,8 @@ import shutil
 
 import pytest
 
+from vggt4d_blender.importers.compat import scene_compositor
+
 
 def _datablock_counts(bpy) -> dict[str, int]:
     names = ("objects", "cameras", "meshes", "actions", "movieclips", "node_groups", "materials")
@@ -29,7 +31,7 @@ def test_import_and_reimport_replaces_the_shot(addon, bundle_dir):
         "replace_root",
         "replace_static",
     ]
-    assert bpy.context.scene.compositing_node_group.name == "replace_matte"
+    assert scene_compositor(bpy.context.scene).get("vggt4d_shot") == "replace"
 
 
 def _break_version(path):

@@ -3,6 +3,7 @@
 import numpy as np
 import pytest
 
+from tests.blender.versions import action_fcurves
 from vggt4d_blender.importers.scene_tools import selected_points
 
 
@@ -20,7 +21,7 @@ def _select(cloud, indices):
 
 
 def _camera_keys(camera):
-    fcurves = camera.animation_data.action.layers[0].strips[0].channelbags[0].fcurves
+    fcurves = action_fcurves(camera.animation_data.action)
     return [tuple(key.co) for fcurve in fcurves for key in fcurve.keyframe_points]
 
 

@@ -6,7 +6,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from tests.blender.versions import set_mask_feather
 from tests.importers.bundle_factory import write_synthetic_bundle
+from vggt4d_blender.importers import compat
 from vggt4d_blender.jobs.png import write_grey_png
 
 FRAMES = [1001, 1003, 1005]
@@ -146,13 +148,12 @@ def test_rasteriser_matches_blenders_own_mask_node(factory_blender, tmp_path, wi
     for point, (left, co, right) in zip(spline.points, points, strict=True):
         point.handle_type = "FREE"
         point.co, point.handle_left, point.handle_right = co, left, right
-    group = bpy.data.node_groups.new("matte", "CompositorNodeTree")
-    group.interface.new_socket("Image", in_out="OUTPUT", socket_type="NodeSocketColor")
-    node = group.nodes.new("CompositorNodeMask")
+    tree = compat.new_compositor_tree(scene, "matte")
+    node = tree.nodes.new("CompositorNodeMask")
     node.mask = mask
-    node.inputs["Feather"].default_value = False
-    group.links.new(node.outputs[0], group.nodes.new("NodeGroupOutput").inputs[0])
-    scene.compositing_node_group = group
+    set_mask_feather(node, False)
+    tree.links.new(node.outputs[0], compat.compositor_output(tree))
+    compat.set_scene_compositor(scene, tree)
     scene.render.use_compositing = True
     scene.render.filepath = str(tmp_path / "mask.png")
     bpy.ops.render.render(write_still=True)

@@ -55,8 +55,10 @@ def test_poll_is_bounded_in_events_and_time(tmp_path):
     client.close()
 
 
-def test_real_server_says_hello_reports_bad_input_and_says_bye(tiny_weights, tmp_path):
-    client = BackendClient(sys.executable)
+def test_real_server_says_hello_reports_bad_input_and_says_bye(
+    backend_python, tiny_weights, tmp_path
+):
+    client = BackendClient(backend_python)
     client.start()
     try:
         client.send({"type": "hello", "id": "h1", "weights": str(tiny_weights)})

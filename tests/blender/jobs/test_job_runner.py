@@ -9,7 +9,6 @@ error report go through the operators' blocking ``execute`` (their background-mo
 
 import importlib
 import json
-import sys
 import time
 from pathlib import Path
 
@@ -18,9 +17,9 @@ import pytest
 from PIL import Image
 
 
-def _configure(bpy, addon, video, weights, cache):
+def _configure(bpy, addon, python, video, weights, cache):
     preferences = bpy.context.preferences.addons[addon].preferences
-    preferences.python_path = sys.executable
+    preferences.python_path = python
     preferences.weights_source = str(weights)
     preferences.device = "cpu"
     preferences.cache_dir = str(cache)
@@ -64,10 +63,12 @@ def _square_mask(bpy):
 
 
 @pytest.mark.slow
-def test_reconstruct_imports_then_reruns_with_artist_masks(addon, video, tiny_weights, tmp_path):
+def test_reconstruct_imports_then_reruns_with_artist_masks(
+    addon, backend_python, video, tiny_weights, tmp_path
+):
     import bpy
 
-    settings = _configure(bpy, addon, video, tiny_weights, tmp_path / "cache")
+    settings = _configure(bpy, addon, backend_python, video, tiny_weights, tmp_path / "cache")
     runner = _runner(bpy, addon)
     runner.start()
     assert settings.status_state == "running"
@@ -106,10 +107,10 @@ def test_reconstruct_imports_then_reruns_with_artist_masks(addon, video, tiny_we
 
 
 @pytest.mark.slow
-def test_cancel_button_stops_the_backend(addon, video, tiny_weights, tmp_path):
+def test_cancel_button_stops_the_backend(addon, backend_python, video, tiny_weights, tmp_path):
     import bpy
 
-    settings = _configure(bpy, addon, video, tiny_weights, tmp_path / "cache")
+    settings = _configure(bpy, addon, backend_python, video, tiny_weights, tmp_path / "cache")
     runner = _runner(bpy, addon)
     runner.start()
     _drive(runner, bpy.context, until=lambda status: status.stage not in ("", "starting"))
@@ -122,10 +123,12 @@ def test_cancel_button_stops_the_backend(addon, video, tiny_weights, tmp_path):
     assert not runner.job.client.running
 
 
-def test_backend_error_becomes_an_operator_report(addon, tiny_weights, tmp_path):
+def test_backend_error_becomes_an_operator_report(addon, backend_python, tiny_weights, tmp_path):
     import bpy
 
-    settings = _configure(bpy, addon, tmp_path / "missing.mp4", tiny_weights, tmp_path / "cache")
+    settings = _configure(
+        bpy, addon, backend_python, tmp_path / "missing.mp4", tiny_weights, tmp_path / "cache"
+    )
     settings.bundle_path = str(tmp_path / "cache" / "earlier.vggt4d")
     with pytest.raises(RuntimeError, match=r"missing\.mp4") as caught:
         bpy.ops.vggt4d.reconstruct()

@@ -1,12 +1,28 @@
 """What the add-on sends: the reconstruct request from the scene, the environment, Check."""
 
 import importlib
-import sys
+import json
+import subprocess
 
-from vggt4d.job import JobOptions
+_READ_OPTIONS = (
+    "import json, sys; from vggt4d.job import JobOptions; "
+    "print(json.dumps(JobOptions.from_dict(json.loads(sys.argv[1])).to_dict()))"
+)
 
 
-def test_request_from_settings_is_accepted_by_the_backend(addon, video, tmp_path):
+def _backend_reads(backend_python: str, options: dict) -> dict:
+    """``options`` as the backend's JobOptions reads them, in the backend's own interpreter
+    (it refuses unknown keys and bad values)."""
+    read = subprocess.run(
+        [backend_python, "-c", _READ_OPTIONS, json.dumps(options)],
+        check=True,
+        capture_output=True,
+        text=True,
+    )
+    return json.loads(read.stdout)
+
+
+def test_request_from_settings_is_accepted_by_the_backend(addon, backend_python, video, tmp_path):
     import bpy
 
     runner = importlib.import_module(f"{addon}.jobs.runner")
@@ -25,17 +41,19 @@ def test_request_from_settings_is_accepted_by_the_backend(addon, video, tmp_path
 
     assert request["input"] == str(video)
     assert request["output"] == str(tmp_path / "cache" / "street_shot.vggt4d")
-    options = JobOptions.from_dict(request["options"])  # the backend refuses unknown keys
-    assert options.frames == "3:40:2" and options.max_frames is None
-    assert options.device == "cuda" and options.weights == "facebook/VGGT-1B"
-    assert options.masks_dir == str(tmp_path / "masks")
-    assert options.reconstruct.refine is False
-    assert options.confidence_percentile == 25.0 and options.point_budget == 1_000_000
-    assert options.video_frame_start == 1 and options.preprocess_mode == "auto"
-    assert options.chunk_size == "auto" and options.overlap == 8
+    options = _backend_reads(backend_python, request["options"])
+    assert options["frames"] == "3:40:2" and options["max_frames"] is None
+    assert options["device"] == "cuda" and options["weights"] == "facebook/VGGT-1B"
+    assert options["masks_dir"] == str(tmp_path / "masks")
+    assert options["reconstruct"]["refine"] is False
+    assert options["confidence_percentile"] == 25.0 and options["point_budget"] == 1_000_000
+    assert options["video_frame_start"] == 1 and options["preprocess_mode"] == "auto"
+    assert options["chunk_size"] == "auto" and options["overlap"] == 8
 
 
-def test_movie_clip_at_1001_numbers_the_plate_where_the_clip_shows_it(addon, video, tmp_path):
+def test_movie_clip_at_1001_numbers_the_plate_where_the_clip_shows_it(
+    addon, backend_python, video, tmp_path
+):
     """A clip placed at frame 1001 (frame offset 2): its first video frame is on scene frame
     999, so the plate is numbered from 999 and a 1001:1004 range is the frames shown there."""
     import bpy
@@ -47,12 +65,13 @@ def test_movie_clip_at_1001_numbers_the_plate_where_the_clip_shows_it(addon, vid
     settings.clip.frame_start, settings.clip.frame_offset = 1001, 2
     settings.use_frame_range, settings.frame_start, settings.frame_end = True, 1001, 1004
     settings.preprocess_mode = "crop"
-    options = JobOptions.from_dict(runner.reconstruct_request(bpy.context)["options"])
-    assert options.video_frame_start == 999 and options.frames == "1001:1004:1"
-    assert options.preprocess_mode == "crop"
+    request = runner.reconstruct_request(bpy.context)
+    options = _backend_reads(backend_python, request["options"])
+    assert options["video_frame_start"] == 999 and options["frames"] == "1001:1004:1"
+    assert options["preprocess_mode"] == "crop"
 
 
-def test_fixed_chunks_reach_the_backend(addon, video, tmp_path):
+def test_fixed_chunks_reach_the_backend(addon, backend_python, video, tmp_path):
     import bpy
 
     runner = importlib.import_module(f"{addon}.jobs.runner")
@@ -61,9 +80,9 @@ def test_fixed_chunks_reach_the_backend(addon, video, tmp_path):
     settings.footage_path = str(video)
     settings.chunk_mode, settings.chunk_size, settings.overlap = "FIXED", 48, 6
 
-    options = JobOptions.from_dict(runner.reconstruct_request(bpy.context)["options"])
+    options = _backend_reads(backend_python, runner.reconstruct_request(bpy.context)["options"])
 
-    assert (options.chunk_size, options.overlap) == (48, 6)
+    assert (options["chunk_size"], options["overlap"]) == (48, 6)
 
 
 def test_backend_runs_offline_when_blender_is_offline(addon, video):
@@ -76,11 +95,11 @@ def test_backend_runs_offline_when_blender_is_offline(addon, video):
     assert job_runner.job.client.env == {"HF_HUB_OFFLINE": "1"}
 
 
-def test_check_backend_shows_versions_device_and_weights(addon, tiny_weights):
+def test_check_backend_shows_versions_device_and_weights(addon, backend_python, tiny_weights):
     import bpy
 
     preferences = bpy.context.preferences.addons[addon].preferences
-    preferences.python_path = sys.executable
+    preferences.python_path = backend_python
     preferences.weights_source = str(tiny_weights)
     preferences.device = "cuda"  # this machine has no CUDA: the hello says why
     assert bpy.ops.vggt4d.check_backend() == {"FINISHED"}
