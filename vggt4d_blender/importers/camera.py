@@ -83,20 +83,30 @@ def set_scene_from_plate(scene: bpy.types.Scene, bundle: Bundle, camera: bpy.typ
     scene.frame_set(int(bundle.frames[0]))
 
 
-def attach_plate(bundle: Bundle, camera: bpy.types.Object) -> bpy.types.MovieClip | None:
+PLATE_NOT_FOUND = "the source footage was not found or not readable; no plate background"
+
+
+def attach_plate(
+    bundle: Bundle, camera: bpy.types.Object
+) -> tuple[bpy.types.MovieClip | None, str | None]:
     """Show the source footage behind the camera; plate frame N lands on scene frame N.
 
-    Returns None when the footage is not on this machine any more or Blender cannot read it
-    (the import still works, and reports it).
+    Returns the clip, or None and the reason for the report when the footage is not on this
+    machine any more, Blender cannot read it, or this Blender shows it sideways (the import
+    still works).
     """
     found = plate_file(bundle)
     if found is None:
-        return None
+        return None, PLATE_NOT_FOUND
     path, first_number = found
     try:
         clip = bpy.data.movieclips.load(str(path), check_existing=False)
     except RuntimeError:  # Blender's "cannot read" for a file it does not understand
-        return None
+        return None, PLATE_NOT_FOUND
+    sideways = _unrotated_video(bundle, clip)
+    if sideways is not None:
+        bpy.data.movieclips.remove(clip)
+        return None, sideways
     tag(clip, bundle.shot_name)
     # A clip shows its loaded file (or a video's first frame) at scene frame ``frame_start``.
     clip.frame_start = first_number
@@ -106,7 +116,24 @@ def attach_plate(bundle: Bundle, camera: bpy.types.Object) -> bpy.types.MovieCli
     background.clip_user.use_render_undistorted = False
     background.frame_method = "STRETCH"  # the plate fills the camera frame at any pixel aspect
     camera.data.show_background_images = True
-    return clip
+    return clip, None
+
+
+def _unrotated_video(bundle: Bundle, clip: bpy.types.MovieClip) -> str | None:
+    """Why ``clip`` cannot be the plate, when this Blender ignores the video's rotation.
+
+    The backend turns a phone video upright by its rotation metadata (``source.rotation``);
+    Blender 4.2 and 4.3 do not, so the clip comes in sideways, with width and height swapped.
+    """
+    rotation = int(bundle.manifest.get("source", {}).get("rotation", 0) or 0)
+    plate = (bundle.plate_width, bundle.plate_height)
+    if rotation % 180 == 0 or plate[0] == plate[1] or tuple(clip.size) != plate[::-1]:
+        return None
+    return (
+        f"this Blender ignores the video's rotation ({rotation} degrees) and would show the "
+        "plate sideways; no plate background. Blender 4.4 or newer shows it upright, or "
+        "reconstruct from an image sequence of the upright frames"
+    )
 
 
 def plate_file(bundle: Bundle) -> tuple[Path, int] | None:

@@ -123,11 +123,11 @@ def _build_shot(
     if dynamic is not None and len(dynamic[0]):  # a locked-off or static shot has none
         moving = dynamics.import_dynamic_points(bundle, dynamic, collection, root)
         result.dynamic_points = len(moving.data.vertices)
-    plate_clip = camera.attach_plate(bundle, shot_camera) if settings.plate_background else None
-    if settings.plate_background and plate_clip is None:
-        result.warnings.append(
-            "the source footage was not found or not readable; no plate background"
-        )
+    plate_clip = None
+    if settings.plate_background:
+        plate_clip, why_not = camera.attach_plate(bundle, shot_camera)
+        if why_not is not None:
+            result.warnings.append(why_not)
     result.plate = plate_clip.name if plate_clip else None
     if settings.import_masks:
         _import_masks(scene, bundle, plate_clip, result)
