@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Create (or update) the extra Blender venvs .venvs/bpy-NAME listed in scripts/blender-matrix.txt.
+# Each holds bpy, requirements-blender.txt and the backend's source on its path (no torch).
 # Usage: bash scripts/setup_blender.sh [NAME...]   (default: every version in the matrix)
-# Idempotent: a venv is reinstalled only when its matrix line or requirements-blender.txt changes.
+# Idempotent: pip runs only when a venv's matrix line or requirements-blender.txt changed, and a
+# venv is made anew only when its Python version did.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -34,11 +36,17 @@ grep -Ev '^\s*(#|$)' scripts/blender-matrix.txt | while read -r name python requ
         continue
     fi
     echo "setup_blender: installing $venv ($requirements, Python $python)"
-    rm -rf "$venv"
-    "$(find_python "$python")" -m venv "$venv"
+    have=$("$venv/bin/python" -c 'import sys; print("%d.%d" % sys.version_info[:2])' 2>/dev/null || true)
+    if [ "$have" != "$python" ]; then
+        rm -rf "$venv"
+        "$(find_python "$python")" -m venv "$venv"
+    fi
     read -ra pins <<<"$requirements"
     "$venv/bin/python" -m pip install --quiet --upgrade pip
     "$venv/bin/python" -m pip install --quiet "${pins[@]}" -r requirements-blender.txt
-    "$venv/bin/python" -m pip install --quiet --no-deps -e ./backend
+    # The backend's source on the path, as an editable install without dependencies would put
+    # it, but unknown to pip, which would otherwise warn that torch is missing on every install.
+    site=$("$venv/bin/python" -c 'import sysconfig; print(sysconfig.get_path("purelib"))')
+    echo "$PWD/backend" >"$site/vggt4d-backend.pth"
     echo "$want" >"$stamp"
 done

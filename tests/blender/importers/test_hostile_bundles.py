@@ -7,7 +7,6 @@ must give the same code (``bad_bundle``) and the very same sentence, and never a
 
 import json
 import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -19,7 +18,6 @@ from vggt4d.errors import BundleError as BackendBundleError
 from vggt4d.io.bundle import validate_bundle as backend_validate
 from vggt4d_blender import bundle_format
 
-SCRIPT = Path(sys.executable).parent / "vggt4d"
 MASK = "masks/refined/mask.000002.png"
 
 
@@ -91,9 +89,10 @@ CASES = {
 }
 
 
-def _cli_error(*arguments: str) -> str:
+def _cli_error(backend_python: str, *arguments: str) -> str:
+    script = Path(backend_python).parent / "vggt4d"
     done = subprocess.run(
-        [str(SCRIPT), *arguments], capture_output=True, text=True, timeout=120, check=False
+        [str(script), *arguments], capture_output=True, text=True, timeout=120, check=False
     )
     assert done.returncode == 2, done.stderr
     assert "Traceback" not in done.stderr
@@ -103,7 +102,7 @@ def _cli_error(*arguments: str) -> str:
 
 
 @pytest.mark.parametrize("case", list(CASES))
-def test_every_reader_refuses_a_hostile_bundle_identically(addon, tmp_path, case):
+def test_every_reader_refuses_a_hostile_bundle_identically(addon, backend_python, tmp_path, case):
     import bpy
 
     damage, words = CASES[case]
@@ -119,8 +118,9 @@ def test_every_reader_refuses_a_hostile_bundle_identically(addon, tmp_path, case
     assert str(backend_error.value) == message
     assert addon_error.value.code == backend_error.value.code == "bad_bundle"
 
-    assert _cli_error("info", str(path)) == message
-    assert _cli_error("export", str(path), "--tum", str(tmp_path / "out.txt")) == message
+    assert _cli_error(backend_python, "info", str(path)) == message
+    export = ("export", str(path), "--tum", str(tmp_path / "out.txt"))
+    assert _cli_error(backend_python, *export) == message
     assert not (tmp_path / "out.txt").exists()
 
     with pytest.raises(RuntimeError) as report:

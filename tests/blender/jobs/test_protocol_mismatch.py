@@ -1,7 +1,6 @@
 """An add-on and a backend venv of different protocol versions: the job stops at ``hello``
 with a sentence that says which side is older and how to fix it, before any work is sent."""
 
-import sys
 import time
 
 import pytest
@@ -11,11 +10,11 @@ from vggt4d_blender.jobs.job import ReconstructJob
 from vggt4d_blender.protocol import PROTOCOL_VERSION
 
 
-def _backend_speaking(protocol: int, folder):
+def _backend_speaking(backend_python: str, protocol: int, folder):
     """A stand-in for another release's venv: the real server, with its protocol set."""
     python = folder / "python"
     python.write_text(
-        f"#!{sys.executable}\n"
+        f"#!{backend_python}\n"
         "import runpy, vggt4d.protocol\n"
         f"vggt4d.protocol.PROTOCOL_VERSION = {protocol}\n"
         "runpy.run_module('vggt4d.server', run_name='__main__')\n"
@@ -27,8 +26,8 @@ def _backend_speaking(protocol: int, folder):
 @pytest.mark.parametrize(
     ("offset", "words"), [(-1, "is older than this add-on"), (1, "is newer than this add-on")]
 )
-def test_protocol_mismatch_stops_the_job_with_the_fix(tmp_path, offset, words):
-    python = _backend_speaking(PROTOCOL_VERSION + offset, tmp_path)
+def test_protocol_mismatch_stops_the_job_with_the_fix(backend_python, tmp_path, offset, words):
+    python = _backend_speaking(backend_python, PROTOCOL_VERSION + offset, tmp_path)
     output = tmp_path / "shot.vggt4d"
     job = ReconstructJob(BackendClient(python), {"input": "x.mp4", "output": str(output)})
     job.start()
