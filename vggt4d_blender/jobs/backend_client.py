@@ -114,6 +114,10 @@ class BackendClient:
             self._process.stdin.write(json.dumps(message) + "\n")
             self._process.stdin.flush()
         except (BrokenPipeError, OSError, ValueError) as error:
+            # Close the pipe now: its unsent line would otherwise fail again, unseen, when the
+            # stream is garbage-collected.
+            with contextlib.suppress(OSError, ValueError):
+                self._process.stdin.close()
             raise BackendError(self._died_message(), code="backend_died") from error
 
     def poll(self, max_events: int = 50, budget_s: float = 0.02) -> list[dict]:

@@ -16,6 +16,7 @@ def test_missing_interpreter_is_a_backend_error(tmp_path):
     assert caught.value.code == "backend_missing"
 
 
+@pytest.mark.filterwarnings("error::pytest.PytestUnraisableExceptionWarning")
 def test_a_backend_that_dies_at_start_fails_the_job_with_its_last_log_line(tmp_path):
     broken = tmp_path / "python"
     broken.write_text("#!/bin/sh\necho 'ModuleNotFoundError: No module named torch' >&2\nexit 1\n")
