@@ -1,7 +1,8 @@
 """Footage in, saved .blend out: the add-on's own reconstruct path, driven from a terminal.
 
-Runs inside the test venv (bpy wheel + backend installed): enables the add-on from this
-checkout through a throwaway extension repo, points it at this Python as the backend, lets
+Runs inside a venv with the bpy wheel: enables the add-on from this checkout through a
+throwaway extension repo, points it at the backend's Python (``--backend-python``, by default
+this one: the test venv has both), lets
 the add-on start ``python -m vggt4d.server``, follows its progress, imports the bundle and
 saves the .blend. Nothing is written to the user's Blender configuration.
 """
@@ -33,17 +34,17 @@ def _enable_addon(bpy, scratch: Path) -> None:
         sys.exit("error: the VGGT4D add-on could not be enabled")
 
 
-def _run(bpy, footage: Path, blend: Path, weights: str, max_frames: int, cache: Path) -> int:
+def _run(bpy, args: argparse.Namespace, cache: Path) -> int:
     runner_module = importlib.import_module(f"{ADDON_MODULE}.jobs.runner")
     context = bpy.context
     preferences = context.preferences.addons[ADDON_MODULE].preferences
-    preferences.python_path = sys.executable
-    preferences.weights_source = weights
+    preferences.python_path = str(args.backend_python)
+    preferences.weights_source = args.weights
     preferences.cache_dir = str(cache)
     settings = context.scene.vggt4d
     settings.footage_kind = "FILE"
-    settings.footage_path = str(footage)
-    settings.max_frames = max_frames
+    settings.footage_path = str(args.footage.resolve())
+    settings.max_frames = args.max_frames
 
     runner = runner_module.JobRunner.for_context(context)
     runner.start()
@@ -64,6 +65,7 @@ def _run(bpy, footage: Path, blend: Path, weights: str, max_frames: int, cache: 
         failed |= level == "ERROR"
     if failed or runner.imported is None:
         return 1
+    blend = args.blend.resolve()
     blend.parent.mkdir(parents=True, exist_ok=True)
     bpy.ops.wm.save_as_mainfile(filepath=str(blend))
     print(f"saved {blend}", file=sys.stderr)
@@ -76,6 +78,9 @@ def main() -> int:
     parser.add_argument("blend", type=Path, help="the .blend to write")
     parser.add_argument("--weights", default="facebook/VGGT-1B", help="anything load_model takes")
     parser.add_argument("--max-frames", type=int, default=32)
+    parser.add_argument(
+        "--backend-python", default=sys.executable, help="the Python with the backend installed"
+    )
     args = parser.parse_args()
 
     scratch = Path(tempfile.mkdtemp(prefix="vggt4d-demo-"))
@@ -86,9 +91,7 @@ def main() -> int:
         bpy.ops.wm.read_factory_settings(use_empty=True)
         _enable_addon(bpy, scratch)
         cache = args.blend.resolve().parent / "bundles"
-        return _run(
-            bpy, args.footage.resolve(), args.blend.resolve(), args.weights, args.max_frames, cache
-        )
+        return _run(bpy, args, cache)
     finally:
         shutil.rmtree(scratch, ignore_errors=True)  # the demo leaves nothing in /tmp
 
