@@ -17,6 +17,7 @@ from vggt4d.errors import VGGT4DError
 if TYPE_CHECKING:
     from vggt4d.batch.runner import BatchSettings
     from vggt4d.job import JobOptions, ProgressUpdate
+    from vggt4d.solve.camera_solve import SolveOptions
 
 _BAR_WIDTH = 30
 
@@ -66,6 +67,12 @@ def _parser() -> argparse.ArgumentParser:
     _add_cluster_arguments(batch)
     _add_job_arguments(batch)
     batch.set_defaults(command=_batch)
+
+    solve = commands.add_parser("solve", help="re-solve a bundle's cameras from its plate")
+    solve.add_argument("bundle")
+    solve.add_argument("--masks", help="folder of artist masks replacing the bundle's masks")
+    _add_solve_arguments(solve)
+    solve.set_defaults(command=_solve)
 
     info = commands.add_parser("info", help="validate a bundle and summarise it")
     info.add_argument("bundle")
@@ -137,6 +144,32 @@ def _add_job_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--overlap", type=int, help="frames shared by neighbouring chunks (default 8)"
     )
+    parser.add_argument(
+        "--solve",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="solve the cameras on the plate: tracks + bundle adjustment (default: on)",
+    )
+    _add_solve_arguments(parser)
+
+
+def _add_solve_arguments(parser: argparse.ArgumentParser) -> None:
+    """The lens model of the camera solve (`reconstruct`, `batch`, `solve`)."""
+    parser.add_argument("--distortion", choices=("none", "polynomial"), default="none")
+    parser.add_argument("--focal", choices=("shared", "per-frame", "fixed"), default="shared")
+    parser.add_argument(
+        "--principal-point", action="store_true", help="solve the principal point too"
+    )
+
+
+def _solve_options(arguments: argparse.Namespace) -> "SolveOptions":
+    from vggt4d.solve.camera_solve import SolveOptions
+
+    return SolveOptions(
+        focal=arguments.focal,
+        distortion=arguments.distortion,
+        refine_principal_point=arguments.principal_point,
+    )
 
 
 def _job_options(arguments: argparse.Namespace) -> "JobOptions":
@@ -153,6 +186,7 @@ def _job_options(arguments: argparse.Namespace) -> "JobOptions":
         preprocess_mode=arguments.mode,
         point_budget=arguments.point_budget or defaults.point_budget,
         reconstruct=replace(defaults.reconstruct, refine=not arguments.no_refine),
+        solve=_solve_options(arguments) if arguments.solve else None,
         chunk_size=arguments.chunk_size or defaults.chunk_size,
         overlap=defaults.overlap if arguments.overlap is None else arguments.overlap,
     )
@@ -172,6 +206,18 @@ def _reconstruct(arguments: argparse.Namespace) -> int:
         bar.finish()
     print(bundle)
     return 0
+
+
+def _solve(arguments: argparse.Namespace) -> int:
+    from vggt4d.job import run_solve
+
+    bar = _ProgressBar()
+    try:
+        bundle = run_solve(arguments.bundle, _solve_options(arguments), arguments.masks, bar.update)
+    finally:
+        bar.finish()
+    print(bundle)
+    return _info(argparse.Namespace(bundle=bundle))
 
 
 def _batch(arguments: argparse.Namespace) -> int:
@@ -257,6 +303,16 @@ def _info(arguments: argparse.Namespace) -> int:
         + ", ".join(f"{stage} {seconds:.1f}" for stage, seconds in timings.items())
         + ")",
     ]
+    if "solve" in manifest:
+        solve = manifest["solve"]
+        errors, lens = solve["reprojection_error_px"], solve["distortion"]
+        lines.append(
+            f"solve:    median {errors['median']:.3f} px, p90 {errors['p90']:.3f} px, "
+            f"{solve['tracks']} tracks; k1 {lens['k1']:.4f} k2 {lens['k2']:.4f} "
+            f"k3 {lens['k3']:.4f}"
+        )
+    else:
+        lines.append("solve:    none (network cameras)")
     print("\n".join(lines))
     return 0
 

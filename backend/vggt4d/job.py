@@ -21,7 +21,7 @@ import torch
 from vggt4d import pipeline
 from vggt4d.chunks import Chunk, check_chunking, plan_chunks
 from vggt4d.errors import InputError, OutOfMemoryError
-from vggt4d.io.bundle import BundleData, ShotData, write_bundle
+from vggt4d.io.bundle import BundleData, ShotData, validate_bundle, write_bundle
 from vggt4d.io.footage import MAX_FRAME_NUMBER, Footage, FrameRange, open_footage, read_footage
 from vggt4d.io.masks import read_artist_masks
 from vggt4d.long_shot import LongShot, discard_resume_state, run_long_shot
@@ -38,6 +38,8 @@ from vggt4d.preprocess import (
     resolve_mode,
     unseen_rows,
 )
+from vggt4d.solve.bundle_solve import apply_solve, solve_bundle
+from vggt4d.solve.camera_solve import SolveOptions
 from vggt4d.stages import Stages
 from vggt4d.weights import describe_weights, load_model
 
@@ -55,8 +57,12 @@ STAGE_WEIGHTS = {
     "pass2": 0.30,
     "refinement": 0.08,
     "pointcloud": 0.04,
+    "plate": 0.02,  # the camera solve's stages (docs/solve.md); `plate` only when re-solving
+    "tracking": 0.05,
+    "adjustment": 0.06,
     "bundle": 0.03,
 }
+_SOLVE_STAGES = ("tracking", "adjustment")
 # A long shot runs the VGGT4D stages once per chunk, inside one "chunks" stage.
 CHUNK_STAGES = ("pass1", "cues", "clustering", "pass2", "refinement")
 STAGE_WEIGHTS["chunks"] = sum(STAGE_WEIGHTS[stage] for stage in CHUNK_STAGES)
@@ -77,6 +83,8 @@ class JobOptions:
     confidence_percentile / confidence_threshold / point_budget: point cloud filters
         (see `vggt4d.pointcloud.CloudOptions`).
     reconstruct: the VGGT4D options (refinement on/off is `reconstruct.refine`).
+    solve: the camera solve on the plate after the reconstruction (docs/solve.md); None
+        keeps the network's cameras.
     chunk_size / overlap: frames per VGGT4D pass on a long shot and frames shared by
         neighbouring passes (docs/long_shots.md); "auto" runs one pass when the shot fits
         the device's memory, else the largest chunk that fits (`vggt4d.memory`).
@@ -93,6 +101,7 @@ class JobOptions:
     confidence_threshold: float | None = None
     point_budget: int | None = 2_000_000
     reconstruct: ReconstructOptions = field(default_factory=ReconstructOptions)
+    solve: SolveOptions | None = field(default_factory=SolveOptions)
     chunk_size: int | str = "auto"
     overlap: int = 8
 
@@ -126,6 +135,7 @@ class JobOptions:
     def to_dict(self) -> dict[str, Any]:
         values = {item.name: getattr(self, item.name) for item in fields(self)}
         values["reconstruct"] = self.reconstruct.to_dict()
+        values["solve"] = None if self.solve is None else self.solve.to_dict()
         return values
 
     @classmethod
@@ -219,13 +229,39 @@ def run_job(
     """
     options = options or JobOptions()
     output = check_job_paths(input_path, output_path)  # fail fast, before any decoding
-    stages = [name for name in STAGE_WEIGHTS if name != "chunks"]
-    if not options.reconstruct.refine:
-        stages.remove("refinement")
+    skipped = {"chunks", "plate"} | (set() if options.reconstruct.refine else {"refinement"})
+    skipped |= set(_SOLVE_STAGES) if options.solve is None else set()
+    stages = [name for name in STAGE_WEIGHTS if name not in skipped]
     tracker = _ProgressTracker(stages, progress)
     run = Stages(tracker.update, should_cancel)
     job = _Job(Path(input_path), output, options, run, tracker, log or _ignore)
     return _run(job)
+
+
+def run_solve(
+    bundle_path: str | Path,
+    options: SolveOptions | None = None,
+    masks_dir: str | None = None,
+    progress: Callable[[ProgressUpdate], None] | None = None,
+    should_cancel: Callable[[], bool] | None = None,
+    log: LogCallback | None = None,
+) -> Path:
+    """Re-solve the cameras of the bundle at `bundle_path` in place from its plate (no model:
+    `vggt4d.solve.bundle_solve.solve_bundle`), with job-style progress and cancellation."""
+    tracker = _ProgressTracker(["plate", *_SOLVE_STAGES, "pointcloud", "bundle"], progress)
+    run = Stages(tracker.update, should_cancel)
+    bundle = solve_bundle(bundle_path, options, masks_dir, run.report)
+    if log is not None:
+        log("info", _solve_message(validate_bundle(bundle)["solve"]))
+    return bundle
+
+
+def _solve_message(solve: dict[str, Any]) -> str:
+    errors = solve["reprojection_error_px"]
+    return (
+        f"Camera solve: {solve['tracks']} tracks, median error {errors['median']:.3f} px "
+        f"(network cameras: {errors['network_median']:.2f} px)."
+    )
 
 
 def _ignore(_level: str, _message: str) -> None:
@@ -307,17 +343,27 @@ def _run(job: _Job) -> Path:
         chunking = stitched.chunking
     del model
 
-    with run.stage("bundle"):
-        provenance = {
-            "model": {key: weights[key] for key in ("source", "sha256", "test_weights")},
-            "options": options.to_dict(),
-            "timings": {stage: round(float(seconds), 4) for stage, seconds in run.timings.items()},
-            "software": software_versions(device),
-        }
-        data = _shot_data(footage, job.output_path, mapping, mode, shot, provenance, chunking)
-        if chunking is None:
-            bundle = write_bundle(job.output_path, BundleData(**_fields_of(data), **per_frame))
-        else:
+    provenance = {
+        "model": {key: weights[key] for key in ("source", "sha256", "test_weights")},
+        "options": options.to_dict(),
+        "timings": {stage: round(float(seconds), 4) for stage, seconds in run.timings.items()},
+        "software": software_versions(device),
+    }
+    data = _shot_data(footage, job.output_path, mapping, mode, shot, provenance, chunking)
+    if chunking is None:
+        whole = BundleData(**_fields_of(data), **per_frame)
+        if options.solve is not None:
+            whole = _solve(whole, footage, options.solve, run, report)
+        with run.stage("bundle"):
+            bundle = write_bundle(job.output_path, whole)
+    else:
+        if options.solve is not None:
+            report(
+                "warning",
+                "Long shots are not camera-solved during the run yet: run `vggt4d solve` on "
+                "the bundle (it reads the whole plate into memory).",
+            )
+        with run.stage("bundle"):
             bundle = stitched.frames.publish(job.output_path, data)
             discard_resume_state(job.output_path)
     report("info", f"Wrote {bundle}.")
@@ -433,6 +479,29 @@ def _chunk_progress(
         tracker.update("chunks", (index + min(within, 1.0)) / count, index + 1, count)
 
     return update
+
+
+def _solve(
+    data: BundleData, footage: Footage, options: SolveOptions, run: Stages, report: LogCallback
+) -> BundleData:
+    """The camera solve on the decoded plate; a plate it cannot track (flat, tiny, fully
+    masked) keeps the network's cameras, with a warning."""
+
+    def progress(stage: str, fraction: float) -> None:
+        if stage == "pointcloud":  # the re-aligned clouds: the job counted that stage already
+            run.check_cancel()
+        else:
+            run.report(stage, fraction)
+
+    try:
+        solved = apply_solve(
+            data, footage.frames, options, transparent=footage.transparent, progress=progress
+        )
+    except InputError as error:
+        report("warning", f"Camera solve skipped, the network's cameras are kept: {error}")
+        return data
+    report("info", _solve_message(solved.solve))
+    return solved
 
 
 def _shot_data(

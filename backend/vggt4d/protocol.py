@@ -21,7 +21,7 @@ PROTOCOL_VERSION = 1
 SERVER_MODULE = "vggt4d.server"
 """Run as ``python -m vggt4d.server`` with the backend environment's Python."""
 
-REQUEST_TYPES = ("hello", "reconstruct", "cancel", "shutdown")
+REQUEST_TYPES = ("hello", "reconstruct", "solve", "cancel", "shutdown")
 EVENT_TYPES = ("hello", "progress", "log", "warning", "result", "error", "cancelled", "bye")
 
 ERROR_CODES = {

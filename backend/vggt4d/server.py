@@ -14,16 +14,29 @@ import sys
 import threading
 import time
 from collections.abc import Callable, Iterable
+from pathlib import Path
 from typing import Any, TextIO
 
 import torch
 
 from vggt4d.errors import CancelledError, InputError, VGGT4DError
-from vggt4d.job import DEFAULT_WEIGHTS, JobOptions, ProgressUpdate, package_version, run_job
+from vggt4d.io.bundle import validate_bundle
+from vggt4d.job import (
+    DEFAULT_WEIGHTS,
+    JobOptions,
+    LogCallback,
+    ProgressUpdate,
+    package_version,
+    run_job,
+    run_solve,
+)
 from vggt4d.preflight import check_job_paths
 from vggt4d.protocol import PROTOCOL_VERSION, error_event
+from vggt4d.solve.camera_solve import SolveOptions
 from vggt4d.weights import resolve_device, weights_cached
 
+# A job's body: (progress, should_cancel, log) -> the bundle written.
+_Task = Callable[[Callable[[ProgressUpdate], None], Callable[[], bool], LogCallback], Path]
 _PROGRESS_INTERVAL_S = 0.2
 _SHUTDOWN_WAIT_S = 30.0
 _logger = logging.getLogger(__name__)
@@ -84,6 +97,7 @@ class JobServer:
         handlers: dict[str, Callable[[dict[str, Any]], None]] = {
             "hello": self._hello,
             "reconstruct": self._reconstruct,
+            "solve": self._solve,
             "cancel": self._cancel_job,
         }
         handler = handlers.get(request["type"])
@@ -136,13 +150,37 @@ class JobServer:
         options = request.get("options")
         job_options = JobOptions.from_dict({} if options is None else options)
         check_job_paths(input_path, output_path)
+        self._start(
+            request_id,
+            lambda progress, cancel, log: run_job(
+                input_path, output_path, job_options, progress, cancel, log
+            ),
+        )
+
+    def _solve(self, request: dict[str, Any]) -> None:
+        """Re-solve a bundle's cameras in place from its plate (no model is loaded)."""
+        request_id = request.get("id")
+        if self._busy():
+            self._error(request_id, "busy", "A job is already running; cancel it first.")
+            return
+        bundle, masks = request.get("bundle"), request.get("masks")
+        if not isinstance(bundle, str) or not (masks is None or isinstance(masks, str)):
+            raise InputError('solve needs a "bundle" path and optionally a "masks" folder.')
+        validate_bundle(bundle)
+        options = request.get("options")
+        solve_options = SolveOptions.from_dict({} if options is None else options)
+        self._start(
+            request_id,
+            lambda progress, cancel, log: run_solve(
+                bundle, solve_options, masks, progress, cancel, log
+            ),
+        )
+
+    def _start(self, request_id: Any, task: _Task) -> None:
         self._cancel.clear()
         self._running.set()
         self._worker = threading.Thread(
-            target=self._work,
-            args=(request_id, input_path, output_path, job_options),
-            name="vggt4d-job",
-            daemon=True,
+            target=self._work, args=(request_id, task), name="vggt4d-job", daemon=True
         )
         self._worker.start()
 
@@ -157,9 +195,7 @@ class JobServer:
         that event is never told ``busy``."""
         return self._running.is_set()
 
-    def _work(
-        self, request_id: Any, input_path: str, output_path: str, options: JobOptions
-    ) -> None:
+    def _work(self, request_id: Any, task: _Task) -> None:
         last_sent = [0.0, ""]
 
         def progress(update: ProgressUpdate) -> None:
@@ -188,7 +224,7 @@ class JobServer:
                 self.send({"type": "log", "id": request_id, "level": level, "message": message})
 
         try:
-            bundle = run_job(input_path, output_path, options, progress, self._cancel.is_set, log)
+            bundle = task(progress, self._cancel.is_set, log)
         except CancelledError:
             last = {"type": "cancelled", "id": request_id}
         except VGGT4DError as error:

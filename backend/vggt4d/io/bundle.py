@@ -35,6 +35,16 @@ _PATHS = {
     "depth_confidence": "depth/confidence.npy",
     "static_points": "points/static.ply",
     "dynamic_points": "points/dynamic.npz",
+    "network_extrinsics": "cameras/network_extrinsics.npy",
+    "network_intrinsics": "cameras/network_intrinsics.npy",
+    "tracks": "solve/tracks.npz",
+}
+_TRACK_DTYPES = {
+    "frame_index": np.int32,
+    "track_index": np.int32,
+    "xy": np.float32,
+    "error_px": np.float32,
+    "points": np.float32,
 }
 _FLOAT16_MAX = float(np.finfo(np.float16).max)
 
@@ -68,6 +78,12 @@ class ShotData:
     software: dict[str, str]
     plate_pixel_aspect: float = field(default=1.0, kw_only=True)  # pixel width / height
     chunking: dict[str, Any] | None = field(default=None, kw_only=True)  # long shots only
+    # A solved bundle (docs/solve.md): the manifest's solve section, the network's cameras
+    # (extrinsics/intrinsics above are then the solved ones) and the tracks (TRACK_MEMBERS).
+    solve: dict[str, Any] | None = field(default=None, kw_only=True)
+    network_extrinsics: np.ndarray | None = field(default=None, kw_only=True)  # [S, 3, 4]
+    network_intrinsics: np.ndarray | None = field(default=None, kw_only=True)  # [S, 3, 3]
+    tracks: dict[str, np.ndarray] | None = field(default=None, kw_only=True)
 
 
 @dataclass
@@ -254,7 +270,20 @@ def read_bundle(path: str | Path) -> BundleData:
             timings=manifest["timings"],
             software=manifest["software"],
             plate_pixel_aspect=bundle.pixel_aspect,
+            **_read_solve(bundle),
         )
+
+
+def _read_solve(bundle: bundle_format.Bundle) -> dict[str, Any]:
+    """The solve fields of BundleData (empty for a bundle without a solve)."""
+    if "solve" not in bundle.manifest:
+        return {}
+    return {
+        "solve": bundle.manifest["solve"],
+        "network_extrinsics": bundle_format.read_array(bundle, "network_extrinsics"),
+        "network_intrinsics": bundle_format.read_array(bundle, "network_intrinsics"),
+        "tracks": bundle_format.read_tracks(bundle),
+    }
 
 
 @contextlib.contextmanager
@@ -361,6 +390,8 @@ def _write_shot_files(root: Path, data: ShotData) -> None:
             for name, array in dynamic.items()
         },
     }
+    if data.solve is not None:
+        files.update(_write_solve(root, data))
     manifest = {
         "format": FORMAT,
         "version": VERSION,
@@ -387,12 +418,35 @@ def _write_shot_files(root: Path, data: ShotData) -> None:
             "static_points": static_count,
             "dynamic_points": len(dynamic["positions"]),
         },
+        **({"solve": data.solve} if data.solve is not None else {}),
         "files": files,
     }
     if data.chunking is not None:
         manifest["chunking"] = data.chunking
     text = json.dumps(manifest, indent=2, default=_json_default, allow_nan=False)
     (root / MANIFEST).write_text(text + "\n", encoding="utf-8")
+
+
+def _write_solve(root: Path, data: ShotData) -> dict[str, Any]:
+    """Write the network cameras and the tracks; return their `files` entries."""
+    if data.network_extrinsics is None or data.network_intrinsics is None or data.tracks is None:
+        raise BundleError("a solved bundle needs the network cameras and the tracks")
+    files: dict[str, Any] = {}
+    for name in ("network_extrinsics", "network_intrinsics"):
+        array = np.ascontiguousarray(getattr(data, name), dtype=np.float64)
+        np.save(root / _PATHS[name], array, allow_pickle=False)
+        files[name] = {"path": _PATHS[name], "dtype": "float64", "shape": list(array.shape)}
+    tracks = {name: np.asarray(data.tracks[name], dtype) for name, dtype in _TRACK_DTYPES.items()}
+    (root / "solve").mkdir(exist_ok=True)
+    np.savez(root / _PATHS["tracks"], **tracks)
+    files["tracks"] = {
+        "path": _PATHS["tracks"],
+        "arrays": {
+            name: {"dtype": array.dtype.name, "shape": list(array.shape)}
+            for name, array in tracks.items()
+        },
+    }
+    return files
 
 
 def _to_float16(array: np.ndarray) -> np.ndarray:

@@ -46,6 +46,9 @@ MAX_DISTANCE = 1e9
 ARRAY_FILES = ("extrinsics", "intrinsics", "depth", "depth_confidence")
 MASK_FILES = ("coarse_masks", "refined_masks")
 DYNAMIC_MEMBERS = ("positions", "colors", "frame_offsets")
+SOLVE_FILES = ("network_extrinsics", "network_intrinsics", "tracks")
+"""Files a solved bundle has (docs/solve.md): the network's cameras and the solve's tracks."""
+TRACK_MEMBERS = ("frame_index", "track_index", "xy", "error_px", "points")
 PLY_FIELDS = (
     ("x", "<f4", "float"),
     ("y", "<f4", "float"),
@@ -189,6 +192,7 @@ def validate_contents(directory: Path) -> dict[str, Any]:
     _check_static(directory, files["static_points"], counts["static_points"])
     for key in MASK_FILES:
         _check_masks(directory, files[key], key, frame_count, plate["width"], plate["height"])
+    _check_solve(directory, manifest)
     return manifest
 
 
@@ -451,6 +455,17 @@ def _read_npy_header(stream: BinaryIO, label: str) -> tuple[np.dtype, tuple[int,
     return dtype, tuple(shape)
 
 
+def read_tracks(bundle: Bundle) -> dict[str, np.ndarray] | None:
+    """The solve's tracks, or None for a bundle without a solve: ``frame_index`` int32 [N]
+    (0..S-1), ``track_index`` int32 [N] (0..T-1), ``xy`` float32 [N, 2] plate pixels,
+    ``error_px`` float32 [N] reprojection error, ``points`` float32 [T, 3] world positions."""
+    if "solve" not in bundle.manifest:
+        return None
+    path = bundle.file_path("tracks")
+    with _npz_errors(path), _open_npz(path) as archive:
+        return {name: archive[name] for name in TRACK_MEMBERS}
+
+
 def _load_npy(path: Path) -> np.ndarray:
     try:
         return np.load(path, allow_pickle=False)
@@ -507,33 +522,95 @@ def _open_npz(path: Path) -> Any:
 
 
 def _check_dynamic(directory: Path, entry: dict[str, Any], frame_count: int, count: int) -> None:
-    """Check the member headers only, so validation never loads the (large) positions."""
+    expected = {
+        "positions": ("float32", (count, 3)),
+        "colors": ("uint8", (count, 3)),
+        "frame_offsets": ("int64", (frame_count + 1,)),
+    }
+    offsets = _check_npz(directory, entry, "dynamic_points", expected, ("frame_offsets",))[
+        "frame_offsets"
+    ]
+    if offsets[0] != 0 or offsets[-1] != count or (np.diff(offsets) < 0).any():
+        raise BundleError(
+            f"{entry['path']}: frame_offsets must rise from 0 to the point count {count}"
+        )
+
+
+def _check_npz(
+    directory: Path,
+    entry: dict[str, Any],
+    key: str,
+    expected: dict[str, tuple[str, tuple[int, ...]]],
+    load: tuple[str, ...],
+) -> dict[str, np.ndarray]:
+    """Check the declared and actual member headers of an .npz (never loading the large
+    members) and return the small members named in ``load``."""
     label = entry["path"]
-    path = _resolve(directory, label, "files.dynamic_points")
+    path = _resolve(directory, label, f"files.{key}")
     declared = entry["arrays"]
     with _npz_errors(path), _open_zip(path) as archive:
         members = {info.filename: info for info in archive.infolist()}
-        if sorted(members) != sorted(f"{name}.npy" for name in DYNAMIC_MEMBERS):
-            raise BundleError(f"{label} holds {sorted(members)}, expected {DYNAMIC_MEMBERS}")
-        expected = {
-            "positions": ("float32", (count, 3)),
-            "colors": ("uint8", (count, 3)),
-            "frame_offsets": ("int64", (frame_count + 1,)),
-        }
+        if sorted(members) != sorted(f"{name}.npy" for name in expected):
+            raise BundleError(f"{label} holds {sorted(members)}, expected {tuple(expected)}")
         for name, (dtype, shape) in expected.items():
             member = declared[name]
             if member["dtype"] != dtype or tuple(member["shape"]) != shape:
                 raise BundleError(
-                    f"files.dynamic_points.{name} is declared {member['dtype']} "
+                    f"files.{key}.{name} is declared {member['dtype']} "
                     f"{member['shape']}, expected {dtype} {list(shape)}"
                 )
             info = members[f"{name}.npy"]
             with archive.open(info) as stream:
                 _check_npy_stream(stream, dtype, shape, f"{label}:{name}", info.file_size)
-        with archive.open("frame_offsets.npy") as stream:
-            offsets = np.lib.format.read_array(stream, allow_pickle=False)
-    if offsets[0] != 0 or offsets[-1] != count or (np.diff(offsets) < 0).any():
-        raise BundleError(f"{label}: frame_offsets must rise from 0 to the point count {count}")
+        loaded = {}
+        for name in load:
+            with archive.open(f"{name}.npy") as stream:
+                loaded[name] = np.lib.format.read_array(stream, allow_pickle=False)
+        return loaded
+
+
+def _check_solve(directory: Path, manifest: dict[str, Any]) -> None:
+    """A solve section comes with the network cameras and the tracks, and only with them."""
+    files, frame_count = manifest["files"], len(manifest["frames"])
+    solve = manifest.get("solve")
+    present = [key for key in SOLVE_FILES if key in files]
+    if solve is None:
+        if present:
+            raise BundleError(f"files lists {present} but the manifest has no solve section")
+        return
+    missing = [key for key in SOLVE_FILES if key not in files]
+    if missing:
+        raise BundleError(f"the solve section needs files {missing}")
+    _check_npy(
+        directory, files["network_extrinsics"], "network_extrinsics", "float64", (frame_count, 3, 4)
+    )
+    _check_npy(
+        directory, files["network_intrinsics"], "network_intrinsics", "float64", (frame_count, 3, 3)
+    )
+    errors = solve["reprojection_error_px"]["per_frame"]
+    if len(errors) != frame_count or len(solve["depth_scale"]) != frame_count:
+        raise BundleError(f"solve.per_frame and solve.depth_scale must list {frame_count} frames")
+    if not all(
+        error is None
+        or (isinstance(error, int | float) and not isinstance(error, bool) and 0 <= error < 1e6)
+        for error in errors
+    ):
+        raise BundleError("solve.reprojection_error_px.per_frame holds pixels >= 0 or null")
+    count, tracks = solve["observations"], solve["tracks"]
+    expected = {
+        "frame_index": ("int32", (count,)),
+        "track_index": ("int32", (count,)),
+        "xy": ("float32", (count, 2)),
+        "error_px": ("float32", (count,)),
+        "points": ("float32", (tracks, 3)),
+    }
+    loaded = _check_npz(
+        directory, files["tracks"], "tracks", expected, ("frame_index", "track_index")
+    )
+    for name, limit in (("frame_index", frame_count), ("track_index", tracks)):
+        values = loaded[name]
+        if count and (values.min() < 0 or values.max() >= limit):
+            raise BundleError(f"{files['tracks']['path']}: {name} outside 0..{limit - 1}")
 
 
 def _check_static(directory: Path, entry: dict[str, Any], declared_count: int) -> None:

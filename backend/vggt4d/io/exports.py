@@ -3,7 +3,7 @@
 Numpy only. Pixel convention: our plate intrinsics use continuous coordinates whose origin is
 the top-left corner of the top-left pixel (pixel centres at i + 0.5). COLMAP uses the same
 convention (the centre of the top-left pixel is (0.5, 0.5)), so plate intrinsics are written
-unchanged as PINHOLE fx fy cx cy.
+unchanged (PINHOLE fx fy cx cy; OPENCV or FULL_OPENCV with a solved lens distortion).
 """
 
 import shutil
@@ -20,6 +20,56 @@ from vggt4d.io.ply import write_ply
 
 IMAGES_FOLDER = "images"
 """Where ``export_colmap(..., write_images=True)`` puts the plate frames, beside the model."""
+
+
+def _colmap_lens(data: BundleData) -> tuple[str, tuple[float, ...]]:
+    """COLMAP's camera model for the bundle's lens: PINHOLE without distortion, OPENCV
+    (k1, k2, p1 = p2 = 0) for a solved k1/k2 lens, FULL_OPENCV (k4..k6 = 0 leaves its rational
+    term at 1) when k3 is used: each is exactly the bundle's polynomial model."""
+    lens = (data.solve or {}).get("distortion", {})
+    k1, k2, k3 = (float(lens.get(name, 0.0)) for name in ("k1", "k2", "k3"))
+    if k1 == k2 == k3 == 0.0:
+        return "PINHOLE", ()
+    if k3 == 0.0:
+        return "OPENCV", (k1, k2, 0.0, 0.0)
+    return "FULL_OPENCV", (k1, k2, 0.0, 0.0, k3, 0.0, 0.0, 0.0)
+
+
+def _track_observations(data: BundleData) -> list[str]:
+    """POINTS2D line of each image: the solve's tracks (X, Y, POINT3D_ID), empty without."""
+    lines = [[] for _ in data.frames]
+    if data.tracks is not None:
+        tracks = data.tracks
+        for frame, track, (x, y) in zip(
+            tracks["frame_index"], tracks["track_index"], tracks["xy"], strict=True
+        ):
+            lines[frame].append(f"{x:.6f} {y:.6f} {track + 1}")
+    return [" ".join(line) for line in lines]
+
+
+def _track_points(data: BundleData) -> list[str]:
+    """The solve's 3-D points with their mean reprojection error and (IMAGE_ID, POINT2D_IDX)."""
+    if data.tracks is None:
+        return []
+    tracks = data.tracks
+    count = len(tracks["points"])
+    index_in_image = np.zeros(len(tracks["frame_index"]), np.int64)
+    seen = np.zeros(len(data.frames), np.int64)
+    for number, frame in enumerate(tracks["frame_index"]):
+        index_in_image[number] = seen[frame]
+        seen[frame] += 1
+    members: list[list[str]] = [[] for _ in range(count)]
+    for number, (frame, track) in enumerate(
+        zip(tracks["frame_index"], tracks["track_index"], strict=True)
+    ):
+        members[track].append(f"{frame + 1} {index_in_image[number]}")
+    totals = np.bincount(tracks["track_index"], tracks["error_px"], minlength=count)
+    lengths = np.maximum(np.bincount(tracks["track_index"], minlength=count), 1)
+    return [
+        f"{index + 1} {x:.9g} {y:.9g} {z:.9g} 128 128 128 {totals[index] / lengths[index]:.6g} "
+        + " ".join(members[index])
+        for index, (x, y, z) in enumerate(tracks["points"])
+    ]
 
 
 def image_names(data: BundleData) -> list[str]:
@@ -69,23 +119,25 @@ def _sequence_folder(pattern: str) -> Path:
 def export_colmap(data: BundleData, directory: str | Path, write_images: bool = False) -> Path:
     """Write cameras.txt, images.txt and points3D.txt (COLMAP text model) into `directory`.
 
-    One PINHOLE camera per frame in plate pixels (VGGT predicts a focal length per frame),
-    world-to-camera poses, no 2-D observations, and the static cloud as 3-D points with an
-    error of 0 and empty tracks. Images are named by ``image_names``; ``write_images`` also
-    writes the frames into ``directory/images`` (needed for a video plate).
+    One camera per frame in plate pixels (VGGT predicts a focal length per frame; PINHOLE, or
+    OPENCV / FULL_OPENCV with a solved lens distortion), world-to-camera poses, the solve's
+    tracks as 2-D observations and 3-D points with their mean error (when the bundle has a
+    solve), then the static cloud as 3-D points with an error of 0 and empty tracks. Images
+    are named by ``image_names``; ``write_images`` also writes the frames into
+    ``directory/images`` (needed for a video plate).
     """
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
     names = image_names(data)
     if write_images:
         write_plate_images(data, directory / IMAGES_FOLDER)
-    camera_lines = ["# Camera list: CAMERA_ID, MODEL, WIDTH, HEIGHT, PARAMS[fx, fy, cx, cy]"]
+    model, extra = _colmap_lens(data)
+    camera_lines = ["# Camera list: CAMERA_ID, MODEL, WIDTH, HEIGHT, PARAMS[]"]
     for index, intrinsics in enumerate(data.intrinsics):
         fx, fy, cx, cy = intrinsics[0, 0], intrinsics[1, 1], intrinsics[0, 2], intrinsics[1, 2]
-        camera_lines.append(
-            f"{index + 1} PINHOLE {data.plate_width} {data.plate_height} "
-            f"{fx:.17g} {fy:.17g} {cx:.17g} {cy:.17g}"
-        )
+        values = " ".join(f"{value:.17g}" for value in (fx, fy, cx, cy, *extra))
+        camera_lines.append(f"{index + 1} {model} {data.plate_width} {data.plate_height} {values}")
+    observations = _track_observations(data)
     image_lines = [
         "# Image list with two lines of data per image:",
         "#   IMAGE_ID, QW, QX, QY, QZ, TX, TY, TZ, CAMERA_ID, NAME",
@@ -96,13 +148,15 @@ def export_colmap(data: BundleData, directory: str | Path, write_images: bool = 
         zip(quaternions, data.extrinsics, strict=True)
     ):
         values = " ".join(f"{value:.17g}" for value in (*quaternion, *extrinsics[:, 3]))
-        image_lines += [f"{index + 1} {values} {index + 1} {names[index]}", ""]
+        image_lines += [f"{index + 1} {values} {index + 1} {names[index]}", observations[index]]
     point_lines = ["# 3D point list: POINT3D_ID, X, Y, Z, R, G, B, ERROR, TRACK[]"]
+    point_lines += _track_points(data)
+    first_id = len(point_lines)
     for index, (position, color) in enumerate(
         zip(data.static_points, data.static_colors, strict=True)
     ):
         x, y, z = (f"{value:.9g}" for value in position)
-        point_lines.append(f"{index + 1} {x} {y} {z} {color[0]} {color[1]} {color[2]} 0")
+        point_lines.append(f"{first_id + index} {x} {y} {z} {color[0]} {color[1]} {color[2]} 0")
     for name, lines in (
         ("cameras.txt", camera_lines),
         ("images.txt", image_lines),

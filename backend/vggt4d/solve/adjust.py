@@ -154,6 +154,12 @@ def adjust(
         layout.slices["points"].start,
         loss_scale_px,
         max_iterations,
+        fixed=np.concatenate(
+            [
+                layout.columns("rotation", np.array([0]), 3)[0],
+                layout.columns("translation", np.array([0]), 3)[0],
+            ]
+        ),
     )
     rotations, translations, world, focal, centre, lens_distortion = unpack(result.parameters)
     solved_intrinsics = np.array(intrinsics, np.float64, copy=True)

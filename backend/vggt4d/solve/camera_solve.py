@@ -6,13 +6,14 @@ Public entry point for any caller holding plates and network cameras (the bundle
 """
 
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
 import numpy as np
 from scipy.ndimage import map_coordinates
 
 from vggt4d.errors import InputError
+from vggt4d.option_types import options_from_json
 from vggt4d.solve.adjust import (
     DISTORTION_MODELS,
     FOCAL_MODES,
@@ -64,18 +65,8 @@ class SolveOptions:
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> "SolveOptions":
-        """Build from JSON-like data; unknown keys are refused so typos do not pass silently."""
-        known = {item.name for item in fields(cls)}
-        unknown = sorted(set(data) - known)
-        if unknown:
-            raise InputError(f"Unknown solve options {unknown}; known: {sorted(known)}.")
-        values = dict(data)
-        if isinstance(values.get("tracking"), Mapping):
-            try:
-                values["tracking"] = TrackOptions(**values["tracking"])
-            except TypeError as error:
-                raise InputError(f"Invalid tracking options: {error}") from error
-        return cls(**values)
+        """Build from JSON-like data; unknown keys and wrong types are refused (InputError)."""
+        return cls(**options_from_json(cls, data, "solve options"))
 
 
 @dataclass

@@ -34,12 +34,19 @@ def minimise(
     loss_scale: float,
     max_iterations: int = 100,
     tolerance: float = 1e-7,
+    fixed: np.ndarray | None = None,
 ) -> Solution:
     """Minimise sum huber(|r_n|) over observations r_n = residuals[2n:2n+2].
 
     Parameters from `point_start` on are 3-D points, each touched only through its own three
     columns (block-diagonal in the normal equations); the ones before are the cameras and lens.
+    fixed: indices of camera parameters held at their start (e.g. the first camera's pose,
+    which removes six of the seven gauge directions and steadies the steps).
     """
+    held = np.zeros(len(start), bool)
+    if fixed is not None:
+        held[fixed] = True
+    keep = scipy.sparse.diags((~held).astype(np.float64))
     parameters = np.array(start, np.float64)
     current = residuals(parameters)
     cost = _huber_cost(current, loss_scale)
@@ -47,7 +54,7 @@ def minimise(
     iteration = 0
     for iteration in range(1, max_iterations + 1):  # noqa: B007 (reported)
         weights = _huber_weights(current, loss_scale)
-        matrix = jacobian(parameters)
+        matrix = (jacobian(parameters) @ keep).tocsr()
         weighted = scipy.sparse.diags(np.repeat(weights, 2)) @ matrix
         hessian = (matrix.T @ weighted).tocsr()
         gradient = -(weighted.T @ current)
@@ -87,7 +94,7 @@ def _schur_step(
 ) -> np.ndarray:
     """Solve (H + damping * diag(H)) step = gradient with the point blocks eliminated."""
     diagonal = hessian.diagonal()
-    damped = hessian + scipy.sparse.diags(damping * np.maximum(diagonal, 1e-9))
+    damped = hessian + scipy.sparse.diags(damping * diagonal + np.where(diagonal > 0, 0.0, 1.0))
     damped = damped.tocsr()
     cameras = damped[:point_start, :point_start]
     coupling = damped[:point_start, point_start:]

@@ -10,13 +10,15 @@ Coordinates follow the bundle: continuous plate pixels whose origin is the top-l
 the top-left pixel (a pixel centre is at `i + 0.5`; OpenCV puts it at `i`, hence the shift).
 """
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import cv2
 import numpy as np
 
 from vggt4d.errors import InputError
+from vggt4d.option_types import options_from_json
 
 _OPENCV_TO_BUNDLE = 0.5
 
@@ -40,6 +42,17 @@ class TrackOptions:
     pyramid_levels: int = 3
     exclusion_margin_px: float = 12.0
     min_length: int = 3
+
+    def __post_init__(self) -> None:
+        if min(self.max_tracks, self.window, self.min_length) < 1 or self.pyramid_levels < 0:
+            raise InputError("Tracking needs max_tracks, window and min_length of 1 or more.")
+        if self.forward_backward_px <= 0 or self.exclusion_margin_px < 0:
+            raise InputError("forward_backward_px must be > 0 and exclusion_margin_px >= 0.")
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> "TrackOptions":
+        """Build from JSON-like data; unknown keys and wrong types are refused (InputError)."""
+        return cls(**options_from_json(cls, data, "tracking options"))
 
 
 @dataclass

@@ -97,3 +97,47 @@ def distort_shot(shot, k1: float, k2: float):
     depth = np.stack([warp(d, cv2.INTER_NEAREST) for d in shot.depth])
     movers = np.stack([warp(m.astype(np.uint8), cv2.INTER_NEAREST) > 0 for m in shot.movers])
     return replace(shot, plates=plates, depth=depth, movers=movers)
+
+
+def write_shot_bundle(shot, network: Network, folder, name: str = "shot.vggt4d"):
+    """The shot as a reconstruction would leave it: plate PNGs on disk named by the manifest's
+    source, the network's cameras and depth, the movers as masks, an empty moving cloud."""
+    from PIL import Image
+
+    from vggt4d.io.bundle import BundleData, write_bundle
+
+    plate_folder = folder / "plate"
+    plate_folder.mkdir(parents=True, exist_ok=True)
+    frames = list(range(1001, 1001 + len(shot.plates)))
+    for number, plate in zip(frames, shot.plates, strict=True):
+        Image.fromarray(plate).save(plate_folder / f"plate.{number:04d}.png")
+    height, width = shot.plates.shape[1:3]
+    static = np.zeros((1, 3), np.float32)
+    data = BundleData(
+        source={"path": str(plate_folder / "plate.####.png"), "kind": "image_sequence"},
+        plate_width=width,
+        plate_height=height,
+        fps=24.0,
+        frames=frames,
+        model_width=network.depth.shape[2],
+        model_height=network.depth.shape[1],
+        preprocess_mode="crop",
+        plate_to_model=PLATE_TO_MODEL,
+        extrinsics=network.extrinsics,
+        intrinsics=network.intrinsics,
+        depth=network.depth,
+        depth_conf=np.full(network.depth.shape, 2.0, np.float16),
+        coarse_masks=shot.movers,
+        refined_masks=shot.movers,
+        static_points=static,
+        static_colors=np.zeros((1, 3), np.uint8),
+        static_confidence=np.ones(1, np.float32),
+        dynamic_points=np.zeros((0, 3), np.float32),
+        dynamic_colors=np.zeros((0, 3), np.uint8),
+        dynamic_frame_offsets=np.zeros(len(frames) + 1, np.int64),
+        model={"source": "blender-render", "sha256": "0", "test_weights": True},
+        options={"confidence_percentile": 0.0},
+        timings={},
+        software={},
+    )
+    return write_bundle(folder / name, data)

@@ -1,0 +1,140 @@
+"""Re-solving a bundle in place from its plate: manifest section, stored tracks, network
+cameras kept, re-aligned cloud, artist masks, and bundles without a solve."""
+
+import json
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from tests.backend.solve.conftest import network_estimate, trajectory_error, write_shot_bundle
+from vggt4d.errors import BundleError, InputError
+from vggt4d.io import bundle_format
+from vggt4d.io.bundle import read_bundle
+from vggt4d.solve.adjust import project
+from vggt4d.solve.bundle_solve import solve_bundle
+
+
+@pytest.fixture(scope="module")
+def solved(shot, tmp_path_factory):
+    folder = tmp_path_factory.mktemp("bundle_solve")
+    network = network_estimate(shot)
+    path = write_shot_bundle(shot, network, folder)
+    stages = []
+    solve_bundle(path, progress=lambda stage, fraction: stages.append(stage))
+    return path, network, stages
+
+
+def test_solve_bundle_rewrites_cameras_and_records_the_solve(shot, solved):
+    path, network, stages = solved
+    data = read_bundle(path)
+    assert {"plate", "tracking", "adjustment", "pointcloud", "bundle"} <= set(stages)
+    np.testing.assert_array_equal(data.network_extrinsics, network.extrinsics)
+    np.testing.assert_array_equal(data.network_intrinsics, network.intrinsics)
+    assert trajectory_error(data.extrinsics, shot.extrinsics) < 0.1 * trajectory_error(
+        network.extrinsics, shot.extrinsics
+    )
+    solve = data.solve
+    assert solve["reprojection_error_px"]["median"] <= 0.25
+    assert len(solve["reprojection_error_px"]["per_frame"]) == len(data.frames)
+    assert solve["distortion"]["model"] == "polynomial"
+    assert solve["tracks"] == len(data.tracks["points"]) > 100
+    assert solve["observations"] == len(data.tracks["xy"])
+    assert "solve" in data.timings
+    # The stored tracks reproject onto their 2-D positions through the stored cameras.
+    tracks = data.tracks
+    frame, points = tracks["frame_index"], tracks["points"][tracks["track_index"]]
+    camera = np.einsum("nij,nj->ni", data.extrinsics[frame, :, :3], points)
+    camera += data.extrinsics[frame, :, 3]
+    pixels = project(
+        camera,
+        data.intrinsics[frame][:, [0, 1], [0, 1]],
+        data.intrinsics[frame][:, :2, 2],
+        np.zeros(3),
+    )
+    assert np.median(np.linalg.norm(pixels - tracks["xy"], axis=1)) < 0.3
+
+
+def test_realigned_cloud_lies_on_the_solved_points(solved):
+    path, _, _ = solved
+    data = read_bundle(path)
+    from scipy.spatial import cKDTree
+
+    distance, _ = cKDTree(data.static_points).query(data.tracks["points"])
+    scene_size = np.ptp(data.tracks["points"], axis=0).max()
+    assert np.median(distance) < 0.01 * scene_size
+    assert len(data.dynamic_points) > 0  # the movers' pixels became moving points
+
+
+def test_re_solve_starts_from_the_network_not_the_last_solve(solved):
+    path, network, _ = solved
+    before = read_bundle(path)
+    solve_bundle(path)
+    after = read_bundle(path)
+    np.testing.assert_array_equal(after.network_extrinsics, network.extrinsics)
+    # The same solve again (up to float16 depth and which observations the rounds drop).
+    network_error = trajectory_error(network.extrinsics, before.extrinsics)
+    assert trajectory_error(after.extrinsics, before.extrinsics) < 0.1 * network_error
+    np.testing.assert_allclose(after.intrinsics, before.intrinsics, rtol=1e-2)
+    np.testing.assert_allclose(after.depth, before.depth, rtol=2e-2)
+
+
+def test_artist_mask_keeps_tracks_off_and_changes_only_its_frame(shot, solved, tmp_path):
+    path, _, _ = solved
+    before = read_bundle(path)
+    height, width = shot.plates.shape[1:3]
+    matte = np.zeros((height, width), np.uint8)
+    matte[: height // 2, : width // 2] = 255  # the artist mattes out the top-left quarter
+    frame_number = before.frames[5]
+    Image.fromarray(matte).save(tmp_path / f"mask.{frame_number:06d}.png")
+    solve_bundle(path, masks_dir=tmp_path)
+    after = read_bundle(path)
+    assert after.solve["artist_mask_frames"] == [frame_number]
+    np.testing.assert_array_equal(after.refined_masks[5], matte > 0)
+    others = [index for index in range(len(after.frames)) if index != 5]
+    np.testing.assert_array_equal(after.refined_masks[others], before.refined_masks[others])
+    in_frame = after.tracks["frame_index"] == 5
+    xy = after.tracks["xy"][in_frame]
+    assert len(xy) > 20
+    assert not np.any((xy[:, 0] < width / 2) & (xy[:, 1] < height / 2))
+    assert after.solve["reprojection_error_px"]["median"] <= 0.25
+    assert trajectory_error(after.extrinsics, before.extrinsics) < 0.01
+
+
+def test_unsolved_bundle_still_validates_and_reads(shot, tmp_path):
+    path = write_shot_bundle(shot, network_estimate(shot), tmp_path)
+    manifest = bundle_format.validate_bundle(path)
+    assert "solve" not in manifest
+    assert bundle_format.read_tracks(bundle_format.read_bundle(path)) is None
+    assert read_bundle(path).solve is None
+
+
+def test_validator_refuses_a_solve_without_its_files(solved, tmp_path):
+    import shutil
+
+    path, _, _ = solved
+    copy = tmp_path / "copy.vggt4d"
+    shutil.copytree(path, copy)
+    manifest = json.loads((copy / "manifest.json").read_text())
+    del manifest["files"]["tracks"]
+    (copy / "manifest.json").write_text(json.dumps(manifest))
+    with pytest.raises(bundle_format.BundleError, match="tracks"):
+        bundle_format.validate_bundle(copy)
+
+
+def test_missing_plate_is_a_clear_error(shot, tmp_path):
+    import shutil
+
+    path = write_shot_bundle(shot, network_estimate(shot), tmp_path)
+    shutil.rmtree(tmp_path / "plate")
+    with pytest.raises(InputError, match="plate"):
+        solve_bundle(path)
+    assert read_bundle(path).solve is None  # the bundle is untouched
+
+
+def test_masks_folder_without_a_matching_mask_is_refused(solved, tmp_path):
+    path, _, _ = solved
+    with pytest.raises(InputError, match="No mask"):
+        solve_bundle(path, masks_dir=tmp_path)
+    assert BundleError  # the bundle stays readable
+    read_bundle(path)

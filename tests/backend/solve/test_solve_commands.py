@@ -1,0 +1,63 @@
+"""`vggt4d solve` and the job server's `solve` request on a bundle with a plate on disk."""
+
+import shutil
+
+import pytest
+
+from tests.backend.solve.conftest import network_estimate, write_shot_bundle
+from tests.backend.test_server import ServerProcess
+from vggt4d.cli import main
+from vggt4d.io.bundle import read_bundle, validate_bundle
+
+
+@pytest.fixture(scope="module")
+def unsolved(shot, tmp_path_factory):
+    folder = tmp_path_factory.mktemp("solve_commands")
+    return write_shot_bundle(shot, network_estimate(shot), folder)
+
+
+def test_cli_solve_rewrites_the_bundle_and_summarises(unsolved, tmp_path, capsys):
+    path = shutil.copytree(unsolved, tmp_path / "copy.vggt4d")
+    shutil.copytree(unsolved.parent / "plate", tmp_path / "plate")
+    assert main(["solve", str(path), "--focal", "fixed", "--distortion", "polynomial"]) == 0
+    output = capsys.readouterr().out
+    assert "solve:    median" in output
+    solve = validate_bundle(path)["solve"]
+    assert solve["options"]["focal"] == "fixed"
+    assert solve["options"]["distortion"] == "polynomial"
+    assert solve["reprojection_error_px"]["median"] < 0.5
+    assert main(["info", str(path)]) == 0
+
+
+def test_cli_solve_of_a_folder_that_is_no_bundle_is_one_line(tmp_path, capsys):
+    assert main(["solve", str(tmp_path)]) == 2
+    assert capsys.readouterr().err.startswith("error: ")
+
+
+def test_server_solve_streams_progress_and_cancel_leaves_the_bundle(unsolved, tmp_path):
+    path = shutil.copytree(unsolved, tmp_path / "copy.vggt4d")
+    shutil.copytree(unsolved.parent / "plate", tmp_path / "plate")
+    server = ServerProcess()
+    try:
+        server.send({"type": "solve", "id": "s1", "bundle": str(path)})
+        events = server.events_until({"result", "error"}, timeout=600)
+        assert events[-1] == {"type": "result", "id": "s1", "bundle": str(path)}, events[-1]
+        stages = {event["stage"] for event in events if event["type"] == "progress"}
+        assert {"plate", "tracking", "adjustment", "bundle"} <= stages
+        fractions = [event["fraction"] for event in events if event["type"] == "progress"]
+        assert fractions == sorted(fractions) and fractions[-1] == 1.0
+        solved = read_bundle(path)
+        server.send({"type": "solve", "id": "s2", "bundle": str(path), "options": {"focal": 3}})
+        assert server.next_event()["code"] == "bad_input"
+        server.send({"type": "solve", "id": "s3", "bundle": str(path)})
+        while (event := server.next_event())["type"] != "progress" or event["stage"] != "tracking":
+            pass
+        server.send({"type": "cancel", "id": "s3"})
+        events = server.events_until({"cancelled", "result", "error"}, timeout=60)
+        assert events[-1] == {"type": "cancelled", "id": "s3"}
+        after = read_bundle(path)
+        assert (after.extrinsics == solved.extrinsics).all()
+        assert [p.name for p in tmp_path.iterdir() if ".partial-" in p.name] == []
+    finally:
+        server.send({"type": "shutdown", "id": "end"})
+        server.close()
