@@ -116,6 +116,16 @@ class VGGT4D_PG_settings(bpy.types.PropertyGroup):
     status_message: StringProperty(name="Message")
     bundle_path: StringProperty(name="Bundle", subtype="DIR_PATH")
     cancel_requested: BoolProperty(name="Cancel Requested")
+    solve_error: FloatProperty(
+        name="Solve Error",
+        description="Median reprojection error of the last imported shot's camera solve, "
+        "in plate pixels (below 0.3 is good); negative when the shot has no solve",
+        default=-1.0,
+        precision=3,
+    )
+    solve_worst: StringProperty(
+        name="Worst Frames", description="Frames with the largest mean solve error"
+    )
 
 
 class VGGT4D_PG_backend_status(bpy.types.PropertyGroup):

@@ -110,6 +110,7 @@ def attach_plate(
     tag(clip, bundle.shot_name)
     # A clip shows its loaded file (or a video's first frame) at scene frame ``frame_start``.
     clip.frame_start = first_number
+    set_clip_lens(clip, bundle, camera.data)
     background = camera.data.background_images.new()
     background.source = "MOVIE_CLIP"
     background.clip = clip
@@ -134,6 +135,27 @@ def _unrotated_video(bundle: Bundle, clip: bpy.types.MovieClip) -> str | None:
         "plate sideways; no plate background. Blender 4.4 or newer shows it upright, or "
         "reconstruct from an image sequence of the upright frames"
     )
+
+
+def set_clip_lens(clip: bpy.types.MovieClip, bundle: Bundle, data: bpy.types.Camera) -> None:
+    """Give the Movie Clip the shot's lens (focal, sensor, principal point and the solve's
+    POLYNOMIAL k1-k3, docs/solve.md), so the Clip editor can show the plate undistorted and the
+    Movie Distortion node can undistort or redistort renders."""
+    lens = (bundle.manifest.get("solve") or {}).get("distortion", {})
+    tracking_camera = clip.tracking.camera
+    tracking_camera.sensor_width = data.sensor_width
+    tracking_camera.units = "MILLIMETERS"
+    # The tracker's focal in pixels is focal_length * clip width / sensor_width.
+    focal_pixels = float(np.median(bundle.intrinsics[:, 0, 0]))
+    tracking_camera.focal_length = focal_pixels * data.sensor_width / bundle.plate_width
+    tracking_camera.distortion_model = "POLYNOMIAL"
+    tracking_camera.k1 = float(lens.get("k1", 0.0))
+    tracking_camera.k2 = float(lens.get("k2", 0.0))
+    tracking_camera.k3 = float(lens.get("k3", 0.0))
+    centre = np.median(bundle.intrinsics[:, :2, 2], axis=0)
+    if hasattr(tracking_camera, "principal_point_pixels"):  # Blender 3.5+
+        # Blender's clip pixels have their origin at the bottom left.
+        tracking_camera.principal_point_pixels = (centre[0], bundle.plate_height - centre[1])
 
 
 def plate_file(bundle: Bundle) -> tuple[Path, int] | None:

@@ -43,6 +43,8 @@ class ImportResult:
     plate: str | None = None
     seconds: float = 0.0
     warnings: list[str] = field(default_factory=list)
+    solve_error_px: float | None = None  # median reprojection error of the camera solve
+    worst_frames: list[tuple[int, float]] = field(default_factory=list)  # (frame, mean px)
 
     def summary(self) -> str:
         return (
@@ -50,7 +52,12 @@ class ImportResult:
             f"points, {self.dynamic_points} moving points, {self.masks} masks"
             + (f", {self.seams} seam markers" if self.seams else "")
             + f" in {self.seconds:.2f} s"
+            + (f"; solve error {self.solve_error_px:.2f} px" if self.solve_error_px else "")
         )
+
+    def worst_frames_text(self) -> str:
+        """``1012: 0.41 px, 1013: 0.38 px`` (the frames to look at first), or empty."""
+        return ", ".join(f"{frame}: {error:.2f} px" for frame, error in self.worst_frames)
 
 
 def import_bundle(
@@ -70,6 +77,7 @@ def import_bundle(
     dynamic = read_dynamic_points(bundle) if settings.import_dynamic else None
     with replace_shot(context.scene, bundle.shot_name):
         result = _build_shot(context.scene, bundle, settings, static, dynamic)
+        _show_solve(context.scene, result)
     seams.remove_seam_markers(context.scene, bundle.shot_name)
     result.seams = seams.mark_seams(context.scene, bundle)
     result.seconds = time.perf_counter() - started
@@ -112,6 +120,7 @@ def _build_shot(
         camera=shot_camera.name,
         frames=len(bundle.frames),
         warnings=warnings,
+        **solve_summary(bundle),
     )
     if bundle.manifest["model"].get("test_weights"):
         _label_untrained(bundle, collection, root, result)
@@ -150,6 +159,31 @@ def _label_untrained(bundle: Bundle, collection, root, result: ImportResult) -> 
     for datablock in (collection, root):
         datablock["vggt4d_untrained_test_weights"] = True
     result.warnings.append(f"{shot} was {UNTRAINED_NOTE}")
+
+
+def _show_solve(scene: bpy.types.Scene, result: ImportResult) -> None:
+    """Put the shot's solve error where the panel shows it (when the add-on is registered)."""
+    panel = getattr(scene, "vggt4d", None)
+    if panel is None:
+        return
+    panel.solve_error = -1.0 if result.solve_error_px is None else result.solve_error_px
+    panel.solve_worst = result.worst_frames_text()
+
+
+def solve_summary(bundle: Bundle, worst: int = 3) -> dict:
+    """The camera solve's error as Blender's tracker reports it: overall (the median, px) and
+    the `worst` frames by mean error; empty for a bundle without a solve."""
+    solve = bundle.manifest.get("solve")
+    if solve is None:
+        return {}
+    errors = solve["reprojection_error_px"]
+    per_frame = [
+        (int(frame), float(error))
+        for frame, error in zip(bundle.frames, errors["per_frame"], strict=True)
+        if error is not None
+    ]
+    per_frame.sort(key=lambda item: -item[1])
+    return {"solve_error_px": float(errors["median"]), "worst_frames": per_frame[:worst]}
 
 
 def _import_masks(scene, bundle, plate_clip, result: ImportResult) -> None:

@@ -64,6 +64,20 @@ def _draw_run(layout: bpy.types.UILayout, settings: bpy.types.PropertyGroup) -> 
         column.label(text=f"Bundle: {bpy.path.basename(settings.bundle_path.rstrip('/'))}")
 
 
+def _draw_solve(layout: bpy.types.UILayout, settings: bpy.types.PropertyGroup) -> None:
+    """The camera solve's error as Blender's tracker shows it: overall, then the worst frames."""
+    if settings.solve_error < 0.0:
+        return
+    column = layout.column(align=True)
+    good = settings.solve_error <= 0.3
+    column.label(
+        text=f"Solve error: {settings.solve_error:.3f} px",
+        icon="CHECKMARK" if good else "ERROR",
+    )
+    if settings.solve_worst:
+        column.label(text=f"Worst: {settings.solve_worst}")
+
+
 def _draw_masks(layout: bpy.types.UILayout, settings: bpy.types.PropertyGroup) -> None:
     layout.prop(settings, "artist_mask_clip")
     layout.prop(settings, "artist_mask_image")
@@ -92,6 +106,7 @@ def _panel_classes(space_type: str, prefix: str) -> tuple[type, ...]:
 
     def main_draw(self: bpy.types.Panel, context: bpy.types.Context) -> None:
         _draw_run(self.layout, context.scene.vggt4d)
+        _draw_solve(self.layout, context.scene.vggt4d)
 
     def header(self: bpy.types.Panel, context: bpy.types.Context) -> None:
         self.layout.label(icon_value=icon_id("vggt4d"))

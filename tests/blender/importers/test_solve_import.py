@@ -1,0 +1,80 @@
+"""A solved bundle in Blender: solve error on the panel, the lens on the plate's Movie Clip,
+and bundles without a solve import as before."""
+
+from dataclasses import replace
+
+import numpy as np
+import pytest
+
+from tests.blender.importers.conftest import write_plate
+from tests.importers.bundle_factory import make_bundle_data
+from vggt4d.io.bundle import write_bundle
+from vggt4d_blender.importers.shot import ImportSettings, import_bundle
+
+
+def _solved(data, k1=-0.12, k2=0.03, k3=0.0):
+    frames = len(data.frames)
+    per_frame = [0.1, 0.4, None, 0.2][:frames]
+    solve = {
+        "reprojection_error_px": {"median": 0.12, "p90": 0.3, "per_frame": per_frame},
+        "distortion": {"model": "polynomial", "k1": k1, "k2": k2, "k3": k3},
+        "tracks": 2,
+        "observations": 3,
+        "depth_scale": [1.0] * frames,
+        "options": {"focal": "shared"},
+    }
+    tracks = {
+        "frame_index": np.array([0, 1, 1]),
+        "track_index": np.array([0, 0, 1]),
+        "xy": np.array([[10.0, 12.0], [11.0, 12.5], [40.0, 30.0]]),
+        "error_px": np.array([0.1, 0.2, 0.1]),
+        "points": np.array([[0.0, 0.0, 4.0], [0.5, 0.2, 4.5]]),
+    }
+    return replace(
+        data,
+        solve=solve,
+        network_extrinsics=data.extrinsics,
+        network_intrinsics=data.intrinsics,
+        tracks=tracks,
+    )
+
+
+@pytest.fixture
+def plate_pattern(tmp_path):
+    return write_plate(tmp_path / "plate", [1001, 1002, 1003, 1004], 96, 64)
+
+
+def test_solved_bundle_shows_its_error_and_lens(addon, tmp_path, plate_pattern):
+    import bpy
+
+    data = _solved(
+        make_bundle_data(frames=[1001, 1002, 1003, 1004], source_path=str(plate_pattern))
+    )
+    path = write_bundle(tmp_path / "solved.vggt4d", data)
+    result = import_bundle(bpy.context, path, ImportSettings(import_masks=False))
+    assert result.solve_error_px == pytest.approx(0.12)
+    assert result.worst_frames[0] == (1002, pytest.approx(0.4))
+    assert "solve error 0.12 px" in result.summary()
+    settings = bpy.context.scene.vggt4d
+    assert settings.solve_error == pytest.approx(0.12)
+    assert settings.solve_worst.startswith("1002: 0.40 px")
+    clip = bpy.data.movieclips[result.plate]
+    lens = clip.tracking.camera
+    assert lens.distortion_model == "POLYNOMIAL"
+    assert (lens.k1, lens.k2, lens.k3) == pytest.approx((-0.12, 0.03, 0.0))
+    focal_pixels = lens.focal_length * clip.size[0] / lens.sensor_width
+    assert focal_pixels == pytest.approx(np.median(data.intrinsics[:, 0, 0]), rel=1e-5)
+
+
+def test_bundle_without_a_solve_imports_unchanged(addon, tmp_path, plate_pattern):
+    import bpy
+
+    data = make_bundle_data(frames=[1001, 1002, 1003, 1004], source_path=str(plate_pattern))
+    path = write_bundle(tmp_path / "plain.vggt4d", data)
+    bpy.context.scene.vggt4d.solve_error = 0.5
+    result = import_bundle(bpy.context, path, ImportSettings(import_masks=False))
+    assert result.solve_error_px is None and result.worst_frames == []
+    assert bpy.context.scene.vggt4d.solve_error < 0
+    lens = bpy.data.movieclips[result.plate].tracking.camera
+    assert (lens.k1, lens.k2, lens.k3) == (0.0, 0.0, 0.0)
+    assert result.frames == 4 and result.static_points > 0
