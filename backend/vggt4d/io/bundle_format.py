@@ -246,7 +246,7 @@ def read_ply(path: str | Path) -> tuple[np.ndarray, np.ndarray, np.ndarray | Non
     """A PLY in the bundle's layout -> (positions float32 [N, 3], colours uint8 [N, 3],
     confidence float32 [N] or None when the file has none)."""
     path = Path(path)
-    count, dtype, offset = read_ply_header(path)
+    count, dtype, offset = _read_ply_header(path)
     try:
         records = np.fromfile(path, dtype=dtype, count=count, offset=offset)
     except (OSError, ValueError) as error:
@@ -259,7 +259,7 @@ def read_ply(path: str | Path) -> tuple[np.ndarray, np.ndarray, np.ndarray | Non
     return positions.astype(np.float32), colors.astype(np.uint8), confidence
 
 
-def read_ply_header(path: str | Path) -> tuple[int, np.dtype, int]:
+def _read_ply_header(path: str | Path) -> tuple[int, np.dtype, int]:
     """Check a PLY's header and exact file size: (point count, vertex dtype, data offset)."""
     path = Path(path)
     with path.open("rb") as stream:
@@ -297,12 +297,12 @@ def mask_from_pixels(pixels: np.ndarray, relative: str) -> np.ndarray:
     return pixels == 255
 
 
-def load_schema() -> dict[str, Any]:
+def _load_schema() -> dict[str, Any]:
     """The manifest's JSON Schema (bundle_schema.json, shipped beside this file)."""
     return json.loads(Path(__file__).with_name(SCHEMA_FILE).read_text(encoding="utf-8"))
 
 
-def check_schema(value: Any, schema: dict, root_schema: dict, where: str) -> None:
+def _check_schema(value: Any, schema: dict, root_schema: dict, where: str) -> None:
     """Check ``value`` against the subset of JSON Schema that bundle_schema.json uses ($ref to
     $defs, type, const, enum, required, properties, additionalProperties, items, bounds,
     lengths); raises BundleError naming the first offending entry."""
@@ -335,14 +335,14 @@ def check_schema(value: Any, schema: dict, root_schema: dict, where: str) -> Non
         extra_schema = schema.get("additionalProperties", True)
         for key, item in value.items():
             if key in properties:
-                check_schema(item, properties[key], root_schema, f"{where}.{key}")
+                _check_schema(item, properties[key], root_schema, f"{where}.{key}")
             elif extra_schema is False:
                 raise BundleError(f"{where} has an unknown key {key!r:.80}")
             elif isinstance(extra_schema, dict):
-                check_schema(item, extra_schema, root_schema, f"{where}.{key}")
+                _check_schema(item, extra_schema, root_schema, f"{where}.{key}")
     if isinstance(value, list) and "items" in schema:
         for index, item in enumerate(value):
-            check_schema(item, schema["items"], root_schema, f"{where}[{index}]")
+            _check_schema(item, schema["items"], root_schema, f"{where}[{index}]")
 
 
 # ---- manifest ------------------------------------------------------------------------------
@@ -363,8 +363,8 @@ def _load_manifest(directory: Path) -> dict[str, Any]:
             f"the bundle is version {manifest.get('version')!r:.20}; this reader understands "
             f"version {VERSION}: update the add-on and backend, or re-run the reconstruction"
         )
-    schema = load_schema()
-    check_schema(manifest, schema, schema, "manifest")
+    schema = _load_schema()
+    _check_schema(manifest, schema, schema, "manifest")
     return manifest
 
 
@@ -615,7 +615,7 @@ def _check_solve(directory: Path, manifest: dict[str, Any]) -> None:
 
 def _check_static(directory: Path, entry: dict[str, Any], declared_count: int) -> None:
     path = _resolve(directory, entry["path"], "files.static_points")
-    count, _dtype, _offset = read_ply_header(path)
+    count, _dtype, _offset = _read_ply_header(path)
     if not count == entry["count"] == declared_count:
         raise BundleError(
             f"{entry['path']} holds {count} points; the manifest says {entry['count']} "
