@@ -85,7 +85,8 @@ def run_task(task: Task, board: Any) -> Outcome:
         now = time.monotonic()
         if now - last_report[0] >= _REPORT_INTERVAL_S:
             last_report[0] = now
-            board.progress.remote(task.key, update.fraction, update.stage)
+            chunk = update.chunk is not None and f"chunk {update.chunk}/{update.chunks}"
+            board.progress.remote(task.key, update.fraction, chunk or update.stage)
 
     def log(level: str, message: str) -> None:
         if level == "warning":
