@@ -27,6 +27,17 @@ def test_cli_solve_rewrites_the_bundle_and_summarises(unsolved, tmp_path, capsys
     assert solve["options"]["distortion"] == "polynomial"
     assert solve["reprojection_error_px"]["median"] < 0.5
     assert main(["info", str(path)]) == 0
+    # COLMAP gets the solved lens and the tracks, in a model COLMAP itself reads.
+    assert main(["export", str(path), "--colmap", str(tmp_path / "colmap")]) == 0
+    cameras = (tmp_path / "colmap" / "cameras.txt").read_text().splitlines()[1]
+    assert cameras.split()[1] in ("OPENCV", "FULL_OPENCV")
+    import pycolmap
+
+    model = pycolmap.Reconstruction(str(tmp_path / "colmap"))
+    assert model.num_reg_images() == len(solve["reprojection_error_px"]["per_frame"])
+    assert model.num_points3D() >= solve["tracks"]
+    k1 = float(model.cameras[1].params[4])
+    assert k1 == pytest.approx(solve["distortion"]["k1"])
 
 
 def test_cli_solve_of_a_folder_that_is_no_bundle_is_one_line(tmp_path, capsys):
