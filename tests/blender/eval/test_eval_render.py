@@ -16,13 +16,13 @@ from scipy.spatial.transform import Rotation
 from tests.backend.conftest import make_bundle_data
 from tests.backend.eval.benchmark_layouts import perturbed_in_another_world
 from tests.blender.importers.exr import read_exr_channels
+from tests.blender.render_truth import configure_truth_render, render_truth
 from vggt4d.io.bundle import write_bundle
 
 SCRIPT = Path(sys.executable).parent / "vggt4d"
 WIDTH, HEIGHT = 96, 72
 FRAMES = [1, 2, 3, 4, 5, 6]
 FPS = 24.0
-OPENCV_FROM_BLENDER_CAMERA = np.diag([1.0, -1.0, -1.0, 1.0])
 
 
 def _build_scene(bpy):
@@ -43,45 +43,27 @@ def _build_scene(bpy):
         camera.keyframe_insert("location", frame=frame)
         camera.keyframe_insert("rotation_euler", frame=frame)
     scene.camera = camera
-    world = bpy.data.worlds.new("world")
-    world.color = (0.7, 0.75, 0.8)
-    scene.world = world
-    render = scene.render
-    render.engine = "CYCLES"
-    render.resolution_x, render.resolution_y, render.resolution_percentage = WIDTH, HEIGHT, 100
-    render.filter_size = 0.01  # one sample at the pixel centre: passes belong to that ray
-    scene.cycles.samples = 8  # the passes come from the first sample; the rest clean the plate
-    scene.cycles.use_denoising = False
-    scene.cycles.device = "CPU"
-    layer = scene.view_layers[0]
-    layer.use_pass_z = True
-    layer.use_pass_object_index = True
-    render.image_settings.media_type = "MULTI_LAYER_IMAGE"
-    render.image_settings.exr_codec = "NONE"
-    render.image_settings.color_depth = "32"
-    return scene, camera
+    configure_truth_render(bpy, scene, WIDTH, HEIGHT)
+    return scene
 
 
-def _render(bpy, scene, camera, folder: Path) -> dict:
+def _render(bpy, scene, folder: Path) -> dict:
     """Per frame: world_from_cam (OpenCV axes), depth, moving mask, and the plate on disk."""
     poses, depths, masks = [], [], []
-    for frame in FRAMES:
-        scene.frame_set(frame)
-        scene.render.filepath = str(folder / f"render_{frame}.exr")
-        bpy.ops.render.render(write_still=True)
+    for frame, (depth, index, _, extrinsics) in zip(
+        FRAMES, render_truth(bpy, scene, FRAMES, folder), strict=True
+    ):
         channels = read_exr_channels(folder / f"render_{frame}.exr")
-        depth = next(v for k, v in channels.items() if k.endswith("Depth.Z"))
-        index = next(v for k, v in channels.items() if k.endswith("Object Index.X"))
         colour = [
             next(v for k, v in channels.items() if k.endswith(f"Combined.{c}")) for c in "BGR"
         ]
         plate = np.clip(np.stack(colour, axis=2) ** (1 / 2.2) * 255, 0, 255).astype(np.uint8)
         cv2.imwrite(str(folder / "plate" / f"plate.{frame:04d}.png"), plate)
-        pose = np.array(camera.matrix_world, dtype=np.float64) @ OPENCV_FROM_BLENDER_CAMERA
+        pose = np.linalg.inv(np.vstack([extrinsics, [0, 0, 0, 1]]))
         pose[:3, :3] = Rotation.from_matrix(pose[:3, :3]).as_matrix()  # float32 -> orthonormal
         poses.append(pose)
         depths.append(np.where(depth < 1e5, depth, 0.0))
-        masks.append(np.rint(index) == 1)
+        masks.append(index == 1)
     return {"poses": np.stack(poses), "depth": np.stack(depths), "masks": np.stack(masks)}
 
 
@@ -110,8 +92,8 @@ def _write_truth(folder: Path, render: dict) -> None:
 def test_eval_of_a_rendered_shot_with_known_errors(factory_blender, tmp_path: Path) -> None:
     bpy = factory_blender
     (tmp_path / "plate").mkdir()
-    scene, camera = _build_scene(bpy)
-    render = _render(bpy, scene, camera, tmp_path)
+    scene = _build_scene(bpy)
+    render = _render(bpy, scene, tmp_path)
     assert all(mask.sum() > 150 for mask in render["masks"])
     _write_truth(tmp_path / "truth", render)
 
