@@ -12,7 +12,7 @@ import pytest
 
 from tests.backend.conftest import make_bundle_data
 from tests.backend.eval.benchmark_layouts import orbit, perturbed_in_another_world, write_image
-from vggt4d.io.bundle import write_bundle
+from vggt4d.io.bundle import read_bundle, write_bundle
 from vggt4d.io.exports import export_tum
 
 SCRIPT = Path(sys.executable).parent / "vggt4d"
@@ -120,3 +120,38 @@ def test_unusable_input_is_one_line(shot: dict, tmp_path: Path) -> None:
     assert done.returncode == 2 and "--gt" in done.stderr
     done = run_cli("eval", str(tmp_path), "--gt", str(shot["truth"]))
     assert done.returncode == 2 and "not a bundle" in done.stderr
+
+
+def test_a_solved_bundle_reports_its_solve_figures(shot: dict, tmp_path: Path) -> None:
+    data = read_bundle(shot["bundle"])
+    count = len(data.frames)
+    solve = {
+        "reprojection_error_px": {"median": 0.31, "p90": 0.8, "per_frame": [0.3] * count},
+        "distortion": {"model": "polynomial", "k1": -0.1, "k2": 0.0, "k3": 0.0},
+        "tracks": 2,
+        "observations": 3,
+        "depth_scale": [1.0] * count,
+        "options": {"focal": "shared"},
+    }
+    tracks = {
+        "frame_index": np.array([0, 1, 1]),
+        "track_index": np.array([0, 0, 1]),
+        "xy": np.array([[10.0, 12.0], [11.0, 12.5], [40.0, 30.0]]),
+        "error_px": np.array([0.1, 0.2, 0.1]),
+        "points": np.array([[0.0, 0.0, 4.0], [0.5, 0.2, 4.5]]),
+    }
+    solved = replace(
+        data,
+        solve=solve,
+        network_extrinsics=data.extrinsics,
+        network_intrinsics=data.intrinsics,
+        tracks=tracks,
+    )
+    bundle = write_bundle(tmp_path / "solved.vggt4d", solved)
+    done = run_cli("eval", str(bundle), "--gt", str(shot["truth"]), "-o", str(tmp_path / "r"))
+    assert done.returncode == 0, done.stderr
+    report = json.loads((tmp_path / "r" / "report.json").read_text())
+    assert report["solve_reprojection_error_px_median"] == 0.31
+    assert report["solve_distortion_k1"] == -0.1 and report["solve_observations"] == 3
+    assert report["ate_rmse"] == pytest.approx(shot["ate"], rel=1e-6)
+    assert "solve_reprojection_error_px_p90" in done.stdout
