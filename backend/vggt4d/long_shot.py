@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from scipy.spatial.transform import Rotation
 
 from vggt4d import pipeline
 from vggt4d.chunks import Chunk
@@ -267,8 +268,7 @@ def _seam_record(
     camera jumps there (its centre, relative to the overlap's spread, and its rotation)."""
     centres = [invert_se3(camera)[:, 3] for camera in (before, after)]
     spread = alignment.residual / max(alignment.relative_residual, 1e-12)
-    relative_rotation = before[:, :3] @ after[:, :3].T
-    cosine = np.clip((np.trace(relative_rotation) - 1.0) / 2.0, -1.0, 1.0)
+    relative = np.asarray(before[:, :3], np.float64) @ np.asarray(after[:, :3], np.float64).T
     return {
         "frame": int(frame_number),
         "residual": alignment.residual,
@@ -276,7 +276,7 @@ def _seam_record(
         "inlier_fraction": alignment.inlier_fraction,
         "points": alignment.points,
         "camera_jump": float(np.linalg.norm(centres[0] - centres[1]) / spread),
-        "rotation_jump_deg": float(np.degrees(np.arccos(cosine))),
+        "rotation_jump_deg": float(np.degrees(Rotation.from_matrix(relative).magnitude())),
     }
 
 
