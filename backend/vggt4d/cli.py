@@ -313,6 +313,14 @@ def _info(arguments: argparse.Namespace) -> int:
         )
     else:
         lines.append("solve:    none (network cameras)")
+    chunking = manifest.get("chunking")
+    if chunking:
+        worst = max(chunking["seams"], key=lambda seam: seam["relative_residual"])
+        lines.append(
+            f"chunks:   {len(chunking['chunks'])} of {chunking['chunk_size']} frames, overlap "
+            f"{chunking['overlap']}; worst seam at frame {worst['frame']} "
+            f"({worst['relative_residual']:.1%} of the overlap's size)"
+        )
     print("\n".join(lines))
     return 0
 

@@ -65,6 +65,10 @@ def test_cancel_between_chunks_keeps_them_and_the_rerun_resumes(
     ]
     (seam,) = chunking["seams"]
     assert seam["frame"] == 15 and seam["points"] >= 64 and 0 < seam["inlier_fraction"] <= 1
+    info = subprocess.run(
+        [sys.executable, "-m", "vggt4d", "info", str(bundle)], capture_output=True, text=True
+    )
+    assert "chunks:   2 of 16 frames, overlap 4; worst seam at frame 15" in info.stdout
     data = read_bundle(bundle)
     assert data.frames == list(range(1, 29)) and np.isfinite(data.extrinsics).all()
     assert (data.depth > 0).all() and len(data.static_points) > 0
