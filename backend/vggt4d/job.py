@@ -327,7 +327,8 @@ def _run(job: _Job) -> Path:
     else:
         with run.stage("preprocess"):
             artist_masks = _artist_masks(options.masks_dir, footage, mapping, report)
-        job.tracker.plan(["ingest", "load_model", "preprocess", "chunks", "bundle"])
+        solving = ["plate", *_SOLVE_STAGES] if options.solve is not None else []
+        job.tracker.plan(["ingest", "load_model", "preprocess", "chunks", "bundle", *solving])
         long_shot = LongShot(reader, mapping, mode, model, options.reconstruct, cloud_options,
                              artist_masks or {}, chunks)  # fmt: skip
         stitched = run_long_shot(
@@ -357,15 +358,11 @@ def _run(job: _Job) -> Path:
         with run.stage("bundle"):
             bundle = write_bundle(job.output_path, whole)
     else:
-        if options.solve is not None:
-            report(
-                "warning",
-                "Long shots are not camera-solved during the run yet: run `vggt4d solve` on "
-                "the bundle (it reads the whole plate into memory).",
-            )
         with run.stage("bundle"):
             bundle = stitched.frames.publish(job.output_path, data)
             discard_resume_state(job.output_path)
+        if options.solve is not None:
+            _solve_stitched(bundle, options.solve, run, report)
     report("info", f"Wrote {bundle}.")
     return bundle
 
@@ -502,6 +499,18 @@ def _solve(
         return data
     report("info", _solve_message(solved.solve))
     return solved
+
+
+def _solve_stitched(bundle: Path, options: SolveOptions, run: Stages, report: LogCallback) -> None:
+    """One camera solve over the whole stitched shot, re-solving its published bundle in place
+    (`solve_bundle`): plate tracks run across the seams and one bundle adjustment spans every
+    chunk. A plate it cannot track keeps the stitched network cameras, with a warning."""
+    try:
+        solve_bundle(bundle, options, None, run.report)
+    except InputError as error:
+        report("warning", f"Camera solve skipped, the network's cameras are kept: {error}")
+        return
+    report("info", _solve_message(validate_bundle(bundle)["solve"]))
 
 
 def _shot_data(

@@ -270,6 +270,7 @@ def read_bundle(path: str | Path) -> BundleData:
             timings=manifest["timings"],
             software=manifest["software"],
             plate_pixel_aspect=bundle.pixel_aspect,
+            chunking=manifest.get("chunking"),
             **_read_solve(bundle),
         )
 
