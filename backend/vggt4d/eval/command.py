@@ -1,9 +1,11 @@
 """`vggt4d eval BUNDLE --gt PATH`: load both, score, write the report, return the table."""
 
+import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from vggt4d.errors import InputError
 from vggt4d.eval.datasets import load_ground_truth
 from vggt4d.eval.report import format_table, write_report
 from vggt4d.eval.score import evaluate
@@ -41,6 +43,11 @@ def evaluate_bundle(
     truth = load_ground_truth(truth_path, layout, sequence, frame_times)
     evaluation = evaluate(bundle, truth, Path(bundle_path), mask_resolution)
     folder = Path(output) if output else default_report_folder(bundle_path)
+    if Path(os.path.abspath(folder)).is_relative_to(os.path.abspath(bundle_path)):
+        raise InputError(
+            f"The report folder {folder} is inside the bundle {bundle_path}: a bundle holds only "
+            "the backend's output. Choose a folder beside it (the default is BUNDLE-eval)."
+        )
     written = write_report(evaluation, bundle, truth, folder)
     values = evaluation.values()
     return EvalResult(values=values, table=format_table(values), written=written)

@@ -120,6 +120,10 @@ def test_unusable_input_is_one_line(shot: dict, tmp_path: Path) -> None:
     assert done.returncode == 2 and "--gt" in done.stderr
     done = run_cli("eval", str(tmp_path), "--gt", str(shot["truth"]))
     assert done.returncode == 2 and "not a bundle" in done.stderr
+    inside = shot["bundle"] / "report"
+    done = run_cli("eval", str(shot["bundle"]), "--gt", str(shot["truth"]), "-o", str(inside))
+    assert done.returncode == 2 and "inside the bundle" in done.stderr
+    assert not inside.exists()
 
 
 def test_a_solved_bundle_reports_its_solve_figures(shot: dict, tmp_path: Path) -> None:
