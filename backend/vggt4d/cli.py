@@ -5,6 +5,7 @@ Errors the user can fix print one line `error: <message>` and exit with status 2
 """
 
 import argparse
+import os
 import sys
 import time
 from collections.abc import Sequence
@@ -180,7 +181,7 @@ def _job_options(arguments: argparse.Namespace) -> "JobOptions":
         frames=arguments.frames,
         video_frame_start=arguments.video_start,
         max_frames=arguments.max_frames,
-        weights=arguments.weights,
+        weights=_weights_source(arguments.weights),
         device=arguments.device,
         masks_dir=getattr(arguments, "masks", None),
         preprocess_mode=arguments.mode,
@@ -190,6 +191,13 @@ def _job_options(arguments: argparse.Namespace) -> "JobOptions":
         chunk_size=arguments.chunk_size or defaults.chunk_size,
         overlap=defaults.overlap if arguments.overlap is None else arguments.overlap,
     )
+
+
+def _weights_source(source: str) -> str:
+    """A local weights path made absolute, so the manifest's record works from any folder;
+    a Hugging Face id unchanged."""
+    local = Path(source).expanduser()
+    return os.path.abspath(local) if local.exists() else source
 
 
 def _reconstruct(arguments: argparse.Namespace) -> int:

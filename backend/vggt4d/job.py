@@ -6,6 +6,7 @@ the manifest. Timing, cancellation and the out-of-memory sentence come from the 
 context, `vggt4d.stages.Stages`; file reading lives in `vggt4d.io`.
 """
 
+import os
 import platform
 import time
 from collections.abc import Callable
@@ -447,7 +448,7 @@ def _plan(
 def _fingerprint(job: _Job, footage: Footage, weights: dict[str, Any]) -> dict[str, Any]:
     """What makes two long runs the same run (a state left by one is resumed by the other)."""
     return {
-        "input": str(job.input_path.absolute()),
+        "input": os.path.abspath(job.input_path),
         "frames": footage.frame_numbers,
         "options": job.options.to_dict(),
         "weights": weights["sha256"],

@@ -123,7 +123,7 @@ def check_output(path: str | Path) -> Path:
     or a parent folder that cannot be created or written. Removes unfinished bundles
     (`.<name>.partial-<pid>-*`) that killed writers of this path left behind.
     """
-    final = Path(path).expanduser().absolute()
+    final = Path(os.path.abspath(Path(path).expanduser()))
     if final.exists() and not _is_replaceable(final):
         raise BundleError(
             f"refusing to write the bundle to {final}: it exists and is not a VGGT4D bundle; "

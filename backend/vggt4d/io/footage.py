@@ -106,9 +106,9 @@ class Footage:
         its path relative to the bundle (a moved project still finds it), and what the
         importer and exports need to line the plate up (first video frame, rotation applied,
         real timestamps, file names)."""
-        footage = Path(self.path).expanduser().absolute()
+        footage = Path(os.path.abspath(Path(self.path).expanduser()))
         try:
-            relative = Path(os.path.relpath(footage, Path(bundle_path).absolute())).as_posix()
+            relative = Path(os.path.relpath(footage, os.path.abspath(bundle_path))).as_posix()
         except ValueError:  # another drive on Windows
             relative = None
         record: dict[str, Any] = {

@@ -97,3 +97,15 @@ def test_damaged_video_warns_once_without_ffmpeg_noise(tmp_path, capfd):
     assert [frame_index(frame) for frame in footage.frames] == [(n - 1) % 12 for n in numbers]
     assert captured.err == "" and captured.out == ""  # no FFmpeg decoder lines
     assert len(footage.warnings) == 1 and "damaged" in footage.warnings[0]
+
+
+def test_footage_paths_are_stored_normalised(tmp_path, monkeypatch):
+    """`../in/shot.mp4` from another folder: the manifest keeps a clean absolute path and the
+    path relative to the bundle, with no `..` left in the absolute one."""
+    (tmp_path / "in").mkdir()
+    (tmp_path / "work").mkdir()
+    write_video(tmp_path / "in" / "shot.mp4", [index_frame(index) for index in range(2)])
+    monkeypatch.chdir(tmp_path / "work")
+    source = read_footage("../in/shot.mp4").source_record("../out/shot.vggt4d")
+    assert source["path"] == str(tmp_path / "in" / "shot.mp4")
+    assert source["path_relative_to_bundle"] == "../../in/shot.mp4"
