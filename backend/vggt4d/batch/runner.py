@@ -234,7 +234,8 @@ class _Follower:
         shot.status, shot.seconds = outcome.status, round(outcome.seconds, 3)
         shot.error, shot.code, shot.traceback = outcome.error, outcome.code, outcome.traceback
         shot.warnings = list(outcome.warnings)
-        shot.progress = 1.0 if outcome.status == "done" else shot.progress
+        if outcome.status == "done":  # a failed shot keeps the stage it failed in
+            shot.progress, shot.stage = 1.0, ""
         for warning in outcome.warnings:
             self.log("warning", warning)
         if outcome.status == "failed":

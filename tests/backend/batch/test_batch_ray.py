@@ -164,6 +164,8 @@ def test_two_bundles_and_one_clear_error(first_run: dict) -> None:
     record = json.loads((out / "batch.json").read_text())
     assert record["state"] == "finished"
     assert record["counts"]["done"] == 2 and record["counts"]["failed"] == 1
+    done = [shot for shot in record["shots"] if shot["status"] == "done"]
+    assert [shot["stage"] for shot in done] == ["", ""]  # no stale stage once finished
     missing = next(shot for shot in record["shots"] if shot["name"] == "missing")
     assert missing["status"] == "failed" and missing["code"] == "bad_input"
     assert "missing.mp4" in missing["error"] and missing["traceback"] is None
