@@ -50,6 +50,8 @@ def test_refused_output_is_reported_before_torch_loads(
     assert stderr.startswith("error: ") and str(output) in stderr
     assert "Traceback" not in stderr
     assert output.parent.exists() and not output.with_name(f".{output.name}").exists()
+    if case == "under a file":
+        assert "notes.txt is a file, not a folder" in stderr
 
 
 def test_missing_footage_is_reported_before_torch_loads(tmp_path: Path) -> None:

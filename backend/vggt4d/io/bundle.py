@@ -129,6 +129,12 @@ def check_output(path: str | Path) -> Path:
             f"refusing to write the bundle to {final}: it exists and is not a VGGT4D bundle; "
             "choose another output path"
         )
+    blocking = next((folder for folder in final.parents if folder.exists()), None)
+    if blocking is not None and not blocking.is_dir():
+        raise BundleError(
+            f"cannot write the bundle to {final}: {blocking} is a file, not a folder; "
+            "choose an output path inside a folder"
+        )
     try:
         final.parent.mkdir(parents=True, exist_ok=True)
         probe = final.parent / _partial_name(final, "probe-")
