@@ -226,6 +226,7 @@ def _score_masks(
             voids.append(outside if void is None else outside | void[np.ix_(rows, columns)])
             continue
         if predicted.shape != moving.shape:
+            _check_same_view(predicted.shape, moving.shape, truth.mask_files[frame])
             size = (moving.shape[1], moving.shape[0])
             resized = f"masks: the bundle's {predicted.shape[1]}x{predicted.shape[0]} masks were "
             resized += f"resized (nearest) to the truth's {size[0]}x{size[1]}"
@@ -240,6 +241,18 @@ def _score_masks(
         voids.append(None if void is None else void[rows, columns])
     evaluation.masks = mask_scores(predictions, truths, voids)
     evaluation.mask_frames = frames
+
+
+def _check_same_view(plate: tuple[int, ...], truth: tuple[int, ...], path: Path) -> None:
+    """Masks of another size are resized, but only between sizes of one view: an aspect ratio
+    off by more than a pixel's rounding is another picture, so it is refused (InputError)."""
+    (plate_height, plate_width), (truth_height, truth_width) = plate[:2], truth[:2]
+    rounding = 1 / min(truth_height, truth_width) + 1 / min(plate_height, plate_width)
+    if abs(plate_width * truth_height / (plate_height * truth_width) - 1) > rounding:
+        raise InputError(
+            f"The ground-truth mask {path} is {truth_width}x{truth_height}, another shape than "
+            f"the bundle's {plate_width}x{plate_height} plate: it cannot be the same view."
+        )
 
 
 def _score_depth(

@@ -7,6 +7,7 @@ import sys
 from dataclasses import replace
 from pathlib import Path
 
+import cv2
 import numpy as np
 import pytest
 
@@ -120,6 +121,13 @@ def test_unusable_input_is_one_line(shot: dict, tmp_path: Path) -> None:
     assert done.returncode == 2 and "--gt" in done.stderr
     done = run_cli("eval", str(tmp_path), "--gt", str(shot["truth"]))
     assert done.returncode == 2 and "not a bundle" in done.stderr
+    other_view = tmp_path / "other_view"
+    (other_view / "masks").mkdir(parents=True)
+    for path in sorted((shot["truth"] / "masks").iterdir()):
+        (other_view / "masks" / path.name).write_bytes(path.read_bytes())
+    cv2.imwrite(str(sorted((other_view / "masks").iterdir())[3]), np.zeros((48, 36), np.uint8))
+    done = run_cli("eval", str(shot["bundle"]), "--gt", str(other_view), "--layout", "generic")
+    assert done.returncode == 2 and "cannot be the same view" in done.stderr
     inside = shot["bundle"] / "report"
     done = run_cli("eval", str(shot["bundle"]), "--gt", str(shot["truth"]), "-o", str(inside))
     assert done.returncode == 2 and "inside the bundle" in done.stderr
