@@ -20,11 +20,8 @@ sys.path.insert(0, str(ROOT))
 os.environ.setdefault("BLENDER_USER_RESOURCES", tempfile.mkdtemp(prefix="vggt4d-bench-"))
 
 from tests.backend.solve.blender_shot import render_shot  # noqa: E402
-from tests.backend.solve.conftest import (  # noqa: E402
-    PLATE_TO_MODEL,
-    network_estimate,
-    trajectory_error,
-)
+from tests.backend.solve.conftest import trajectory_error  # noqa: E402
+from tests.backend.solve.shot_bundle import PLATE_TO_MODEL, network_estimate  # noqa: E402
 from vggt4d.solve.camera_solve import solve_cameras  # noqa: E402
 
 

@@ -33,13 +33,20 @@ class JobStatus:
         return self.state in FINISHED_STATES
 
 
-class ReconstructJob:
-    """Say hello, check the backend speaks our protocol, send one ``reconstruct`` request and
-    follow its events until result, error or cancel."""
+FINISHED_MESSAGES = {"reconstruct": "Reconstruction finished", "solve": "Solve finished"}
 
-    def __init__(self, client: BackendClient, request: Mapping[str, object]) -> None:
+
+class ReconstructJob:
+    """Say hello, check the backend speaks our protocol, send one ``reconstruct`` (or, with
+    ``kind="solve"``, one ``solve``) request and follow its events until result, error or
+    cancel."""
+
+    def __init__(
+        self, client: BackendClient, request: Mapping[str, object], kind: str = "reconstruct"
+    ) -> None:
         self.client = client
         self.request = dict(request)
+        self.kind = kind
         self.hello_id = ""
         self.request_id = ""
         self.status = JobStatus()
@@ -107,7 +114,7 @@ class ReconstructJob:
             self.status.state = "done"
             self.status.fraction = 1.0
             self.status.bundle = str(event["bundle"])
-            self.status.message = "Reconstruction finished"
+            self.status.message = FINISHED_MESSAGES[self.kind]
         elif kind == "error":
             self._fail(str(event.get("message", "Backend error")), str(event.get("code", "error")))
         elif kind == "cancelled":
@@ -133,7 +140,7 @@ class ReconstructJob:
             return
         self.request_id = self.client.new_id()
         self.status.message = "Backend started"
-        self._send({**self.request, "type": "reconstruct", "id": self.request_id})
+        self._send({**self.request, "type": self.kind, "id": self.request_id})
 
     def _fail(self, message: str, code: str) -> None:
         self.status.state = "failed"

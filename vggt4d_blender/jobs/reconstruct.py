@@ -1,4 +1,5 @@
-"""Reconstruct, Cancel and "Re-run with my masks": the modal operator and its buttons.
+"""Reconstruct, Cancel, "Re-run with my masks" and "Re-solve with my masks": the modal
+operator and its buttons.
 
 The operator owns only the timer, Esc, the window manager's progress and the status bar;
 ``JobRunner`` does the per-tick work (see runner.py).
@@ -11,7 +12,7 @@ import time
 from pathlib import Path
 
 import bpy
-from bpy.props import StringProperty
+from bpy.props import BoolProperty, StringProperty
 
 from .backend_client import BackendError
 from .job import JobStatus
@@ -81,6 +82,12 @@ class VGGT4D_OT_reconstruct(bpy.types.Operator):
     masks_dir: StringProperty(
         name="Artist Masks", subtype="DIR_PATH", options={"HIDDEN", "SKIP_SAVE"}
     )
+    solve_only: BoolProperty(
+        name="Solve Only",
+        description="Re-solve the imported shot's cameras from its plate instead of "
+        "reconstructing the footage",
+        options={"HIDDEN", "SKIP_SAVE"},
+    )
 
     _runner: JobRunner | None = None
     _timer: bpy.types.Timer | None = None
@@ -138,10 +145,10 @@ class VGGT4D_OT_reconstruct(bpy.types.Operator):
     def _start(self, context: bpy.types.Context) -> JobRunner | None:
         masks_dir = Path(self.masks_dir) if self.masks_dir else None
         try:
-            runner = JobRunner.for_context(context, masks_dir)
+            runner = JobRunner.for_context(context, masks_dir, self.solve_only)
             runner.start()
         except BackendError as error:
-            log.exception("Could not start the reconstruction")
+            log.exception("Could not start the job")
             context.scene.vggt4d.status_state = "failed"
             context.scene.vggt4d.status_message = str(error)
             self.report({"ERROR"}, str(error))
@@ -170,12 +177,11 @@ class VGGT4D_OT_cancel(bpy.types.Operator):
         return {"FINISHED"}
 
 
-class VGGT4D_OT_rerun_with_masks(bpy.types.Operator):
-    """Write the edited mask clip or images and the Mask datablock as per-frame PNGs, then
-    reconstruct again with them as artist masks"""
+class _WithArtistMasks:
+    """Write the artist's masks as per-frame PNGs, then run ``vggt4d.reconstruct`` with them:
+    a full reconstruction, or with ``solve_only`` only the camera solve of the imported shot."""
 
-    bl_idname = "vggt4d.rerun_with_masks"
-    bl_label = "Re-run with My Masks"
+    solve_only = False
 
     @classmethod
     def poll(cls, context: bpy.types.Context) -> bool:
@@ -193,14 +199,25 @@ class VGGT4D_OT_rerun_with_masks(bpy.types.Operator):
         folder = self._write_masks(context)
         if folder is None:
             return {"CANCELLED"}
-        return bpy.ops.vggt4d.reconstruct("INVOKE_DEFAULT", masks_dir=str(folder))
+        return self._run("INVOKE_DEFAULT", folder)
 
     def execute(self, context: bpy.types.Context) -> set[str]:
         """Blocking, like Reconstruct's execute: for background mode and scripts."""
         folder = self._write_masks(context)
         if folder is None:
             return {"CANCELLED"}
-        return bpy.ops.vggt4d.reconstruct("EXEC_DEFAULT", masks_dir=str(folder))
+        return self._run("EXEC_DEFAULT", folder)
+
+    def _run(self, mode: str, folder: Path) -> set[str]:
+        """Run ``vggt4d.reconstruct`` with the masks; its error comes back from bpy.ops as a
+        RuntimeError: report its sentence, never a traceback of this operator."""
+        try:
+            return bpy.ops.vggt4d.reconstruct(
+                mode, masks_dir=str(folder), solve_only=self.solve_only
+            )
+        except RuntimeError as error:
+            self.report({"ERROR"}, str(error).splitlines()[0].removeprefix("Error: "))
+            return {"CANCELLED"}
 
     def _write_masks(self, context: bpy.types.Context) -> Path | None:
         from ..bundle_format import BundleError
@@ -216,4 +233,26 @@ class VGGT4D_OT_rerun_with_masks(bpy.types.Operator):
         return folder
 
 
-classes = (VGGT4D_OT_reconstruct, VGGT4D_OT_cancel, VGGT4D_OT_rerun_with_masks)
+class VGGT4D_OT_rerun_with_masks(_WithArtistMasks, bpy.types.Operator):
+    """Write the edited mask clip or images and the Mask datablock as per-frame PNGs, then
+    reconstruct again with them as artist masks"""
+
+    bl_idname = "vggt4d.rerun_with_masks"
+    bl_label = "Re-run with My Masks"
+
+
+class VGGT4D_OT_resolve_with_masks(_WithArtistMasks, bpy.types.Operator):
+    """Write the edited masks as per-frame PNGs, then re-solve the imported shot's cameras
+    from its plate with them (seconds: no model runs) and re-import the shot"""
+
+    bl_idname = "vggt4d.resolve_with_masks"
+    bl_label = "Re-solve with My Masks"
+    solve_only = True
+
+
+classes = (
+    VGGT4D_OT_reconstruct,
+    VGGT4D_OT_cancel,
+    VGGT4D_OT_rerun_with_masks,
+    VGGT4D_OT_resolve_with_masks,
+)

@@ -20,6 +20,7 @@ from .footage_paths import sequence_pattern, shot_name
 from .job import JobStatus, ReconstructJob
 
 log = logging.getLogger(__name__)
+CANCELLED_MESSAGES = {"reconstruct": "Reconstruction cancelled", "solve": "Solve cancelled"}
 
 
 def reconstruct_request(context: bpy.types.Context, masks_dir: Path | None = None) -> dict:
@@ -50,6 +51,16 @@ def reconstruct_request(context: bpy.types.Context, masks_dir: Path | None = Non
         "overlap": settings.overlap,
     }
     return {"input": footage, "output": str(bundle), "options": options}
+
+
+def solve_request(context: bpy.types.Context, masks_dir: Path | None = None) -> dict:
+    """The ``solve`` request for the last reconstruction's bundle, with the solve's default
+    options (docs/protocol.md)."""
+    bundle = context.scene.vggt4d.bundle_path
+    if not bundle:
+        raise BackendError("Reconstruct the shot first.", code="bad_input")
+    masks = str(masks_dir) if masks_dir is not None else None
+    return {"bundle": bpy.path.abspath(bundle), "masks": masks, "options": {}}
 
 
 def video_frame_start(settings: VGGT4D_PG_settings) -> int:
@@ -89,12 +100,20 @@ class JobRunner:
         self.imported: object | None = None  # the importer's ImportResult once imported
 
     @classmethod
-    def for_context(cls, context: bpy.types.Context, masks_dir: Path | None = None) -> JobRunner:
+    def for_context(
+        cls, context: bpy.types.Context, masks_dir: Path | None = None, solve_only: bool = False
+    ) -> JobRunner:
+        """Reconstruct the footage, or with ``solve_only`` re-solve the imported shot's bundle
+        from its plate (no model runs); ``masks_dir`` holds the artist's masks."""
         preferences = get_preferences(context)
         client = BackendClient(
             backend_python(preferences), env=backend_environment(bpy.app.online_access)
         )
-        return cls(context.scene, ReconstructJob(client, reconstruct_request(context, masks_dir)))
+        if solve_only:
+            job = ReconstructJob(client, solve_request(context, masks_dir), kind="solve")
+        else:
+            job = ReconstructJob(client, reconstruct_request(context, masks_dir))
+        return cls(context.scene, job)
 
     @property
     def status(self) -> JobStatus:
@@ -128,7 +147,7 @@ class JobRunner:
         elif status.state == "failed":
             self.reports.append(("ERROR", status.message))
         else:
-            self.reports.append(("WARNING", "Reconstruction cancelled"))
+            self.reports.append(("WARNING", CANCELLED_MESSAGES[self.job.kind]))
         return True
 
     def take_reports(self) -> list[tuple[str, str]]:

@@ -82,9 +82,10 @@ def _draw_masks(layout: bpy.types.UILayout, settings: bpy.types.PropertyGroup) -
     layout.prop(settings, "artist_mask_clip")
     layout.prop(settings, "artist_mask_image")
     layout.prop(settings, "artist_mask")
-    row = layout.row()
+    row = layout.row(align=True)
     row.enabled = settings.status_state not in RUNNING_STATES
     row.operator("vggt4d.rerun_with_masks", icon_value=icon_id("masks"))
+    row.operator("vggt4d.resolve_with_masks", icon="TRACKING_REFINE_FORWARDS")
 
 
 def _draw_scene(layout: bpy.types.UILayout, settings: bpy.types.PropertyGroup) -> None:

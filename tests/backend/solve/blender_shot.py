@@ -14,6 +14,7 @@ import numpy as np
 
 from tests.blender.importers.exr import read_exr_channels
 from tests.blender.render_truth import opencv_camera
+from tests.blender.versions import write_multilayer_exr
 
 _FAR = 1e5
 
@@ -149,9 +150,7 @@ def _configure(scene, width: int, height: int) -> None:
     scene.display.render_aa = "8"
     scene.view_settings.view_transform = "Standard"
     scene.view_layers[0].use_pass_z = True
-    render.image_settings.media_type = "MULTI_LAYER_IMAGE"
-    render.image_settings.exr_codec = "NONE"
-    render.image_settings.color_depth = "32"
+    write_multilayer_exr(render.image_settings)
 
 
 def _render(bpy, scene, path: Path) -> tuple[np.ndarray, np.ndarray]:

@@ -7,7 +7,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from tests.backend.solve.conftest import network_estimate, trajectory_error, write_shot_bundle
+from tests.backend.solve.conftest import trajectory_error
+from tests.backend.solve.shot_bundle import network_estimate, write_shot_bundle
 from vggt4d.errors import BundleError, InputError
 from vggt4d.io import bundle_format
 from vggt4d.io.bundle import read_bundle

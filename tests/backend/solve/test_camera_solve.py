@@ -3,12 +3,8 @@
 import numpy as np
 import pytest
 
-from tests.backend.solve.conftest import (
-    PLATE_TO_MODEL,
-    distort_shot,
-    network_estimate,
-    trajectory_error,
-)
+from tests.backend.solve.conftest import distort_shot, trajectory_error
+from tests.backend.solve.shot_bundle import PLATE_TO_MODEL, network_estimate
 from vggt4d.solve.camera_solve import SolveOptions, solve_cameras
 
 

@@ -4,7 +4,7 @@ import shutil
 
 import pytest
 
-from tests.backend.solve.conftest import network_estimate, write_shot_bundle
+from tests.backend.solve.shot_bundle import network_estimate, write_shot_bundle
 from tests.backend.test_server import ServerProcess
 from vggt4d.cli import main
 from vggt4d.io.bundle import read_bundle, validate_bundle
