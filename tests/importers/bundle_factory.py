@@ -1,5 +1,6 @@
 """Small synthetic bundles written with the backend's own writer, for importer tests."""
 
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -99,3 +100,39 @@ def make_bundle_data(
 def write_synthetic_bundle(path: Path, **kwargs) -> Path:
     """Write make_bundle_data(**kwargs) at `path` with the backend's writer."""
     return write_bundle(path, make_bundle_data(**kwargs))
+
+
+def with_solve(
+    data: BundleData,
+    per_frame: list[float | None],
+    median: float = 0.12,
+    p90: float = 0.3,
+    k1: float = -0.12,
+    k2: float = 0.03,
+    k3: float = 0.0,
+) -> BundleData:
+    """`data` with a small `solve` section and two stored tracks (docs/bundle.md), the network
+    cameras kept as they were."""
+    frames = len(data.frames)
+    solve = {
+        "reprojection_error_px": {"median": median, "p90": p90, "per_frame": per_frame},
+        "distortion": {"model": "polynomial", "k1": k1, "k2": k2, "k3": k3},
+        "tracks": 2,
+        "observations": 3,
+        "depth_scale": [1.0] * frames,
+        "options": {"focal": "shared"},
+    }
+    tracks = {
+        "frame_index": np.array([0, 1, 1]),
+        "track_index": np.array([0, 0, 1]),
+        "xy": np.array([[10.0, 12.0], [11.0, 12.5], [40.0, 30.0]]),
+        "error_px": np.array([0.1, 0.2, 0.1]),
+        "points": np.array([[0.0, 0.0, 4.0], [0.5, 0.2, 4.5]]),
+    }
+    return replace(
+        data,
+        solve=solve,
+        network_extrinsics=data.extrinsics,
+        network_intrinsics=data.intrinsics,
+        tracks=tracks,
+    )

@@ -13,6 +13,7 @@ import pytest
 
 from tests.backend.conftest import make_bundle_data
 from tests.backend.eval.benchmark_layouts import orbit, perturbed_in_another_world, write_image
+from tests.importers.bundle_factory import with_solve
 from vggt4d.io.bundle import read_bundle, write_bundle
 from vggt4d.io.exports import export_tum
 
@@ -137,28 +138,7 @@ def test_unusable_input_is_one_line(shot: dict, tmp_path: Path) -> None:
 def test_a_solved_bundle_reports_its_solve_figures(shot: dict, tmp_path: Path) -> None:
     data = read_bundle(shot["bundle"])
     count = len(data.frames)
-    solve = {
-        "reprojection_error_px": {"median": 0.31, "p90": 0.8, "per_frame": [0.3] * count},
-        "distortion": {"model": "polynomial", "k1": -0.1, "k2": 0.0, "k3": 0.0},
-        "tracks": 2,
-        "observations": 3,
-        "depth_scale": [1.0] * count,
-        "options": {"focal": "shared"},
-    }
-    tracks = {
-        "frame_index": np.array([0, 1, 1]),
-        "track_index": np.array([0, 0, 1]),
-        "xy": np.array([[10.0, 12.0], [11.0, 12.5], [40.0, 30.0]]),
-        "error_px": np.array([0.1, 0.2, 0.1]),
-        "points": np.array([[0.0, 0.0, 4.0], [0.5, 0.2, 4.5]]),
-    }
-    solved = replace(
-        data,
-        solve=solve,
-        network_extrinsics=data.extrinsics,
-        network_intrinsics=data.intrinsics,
-        tracks=tracks,
-    )
+    solved = with_solve(data, [0.3] * count, median=0.31, p90=0.8, k1=-0.1, k2=0.0)
     bundle = write_bundle(tmp_path / "solved.vggt4d", solved)
     done = run_cli("eval", str(bundle), "--gt", str(shot["truth"]), "-o", str(tmp_path / "r"))
     assert done.returncode == 0, done.stderr

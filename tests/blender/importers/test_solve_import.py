@@ -1,42 +1,18 @@
 """A solved bundle in Blender: solve error on the panel, the lens on the plate's Movie Clip,
 and bundles without a solve import as before."""
 
-from dataclasses import replace
-
 import numpy as np
 import pytest
 
 from tests.blender.importers.conftest import write_plate
-from tests.importers.bundle_factory import make_bundle_data
+from tests.importers.bundle_factory import make_bundle_data, with_solve
 from vggt4d.io.bundle import write_bundle
 from vggt4d_blender.importers.shot import ImportSettings, import_bundle
 
 
 def _solved(data, k1=-0.12, k2=0.03, k3=0.0):
-    frames = len(data.frames)
-    per_frame = [0.1, 0.4, None, 0.2][:frames]
-    solve = {
-        "reprojection_error_px": {"median": 0.12, "p90": 0.3, "per_frame": per_frame},
-        "distortion": {"model": "polynomial", "k1": k1, "k2": k2, "k3": k3},
-        "tracks": 2,
-        "observations": 3,
-        "depth_scale": [1.0] * frames,
-        "options": {"focal": "shared"},
-    }
-    tracks = {
-        "frame_index": np.array([0, 1, 1]),
-        "track_index": np.array([0, 0, 1]),
-        "xy": np.array([[10.0, 12.0], [11.0, 12.5], [40.0, 30.0]]),
-        "error_px": np.array([0.1, 0.2, 0.1]),
-        "points": np.array([[0.0, 0.0, 4.0], [0.5, 0.2, 4.5]]),
-    }
-    return replace(
-        data,
-        solve=solve,
-        network_extrinsics=data.extrinsics,
-        network_intrinsics=data.intrinsics,
-        tracks=tracks,
-    )
+    per_frame = [0.1, 0.4, None, 0.2][: len(data.frames)]
+    return with_solve(data, per_frame, k1=k1, k2=k2, k3=k3)
 
 
 @pytest.fixture
