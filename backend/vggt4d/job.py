@@ -386,13 +386,14 @@ def _single_pass(
         report("info", f"Read {len(footage.frames)} frames of {footage.width}x{footage.height}.")
         images, mapping = preprocess_frames(footage.frames, mode, footage.pixel_aspect)
         artist_masks = _artist_masks(options.masks_dir, footage, mapping, report)
-        excluded, artist_masks = _excluded_pixels(footage, mapping, artist_masks, report)
+        excluded, transparent = _excluded_pixels(footage, mapping, report)
     device = next(model.parameters()).device
     reconstruction = pipeline.reconstruct(
         images.to(device),
         model,
         options.reconstruct,
         artist_masks=artist_masks,
+        transparent=transparent,
         progress=run.progress,
         should_cancel=run.should_cancel,
     )
@@ -404,11 +405,20 @@ def _single_pass(
     per_frame = {
         "depth": reconstruction.depth,
         "depth_conf": reconstruction.depth_conf,
-        "coarse_masks": mapping.masks_to_plate(reconstruction.coarse_masks),
-        "refined_masks": mapping.masks_to_plate(reconstruction.refined_masks),
+        "coarse_masks": _plate_masks(reconstruction.coarse_masks, footage, mapping),
+        "refined_masks": _plate_masks(reconstruction.refined_masks, footage, mapping),
     }
     shot = ShotArrays(reconstruction.extrinsics, reconstruction.intrinsics, clouds)
     return footage, mapping, shot, per_frame
+
+
+def _plate_masks(masks: np.ndarray, footage: Footage, mapping: PlateMapping) -> np.ndarray:
+    """Model-resolution mover masks -> plate resolution, never on a transparent plate pixel
+    (the upsampling would blur a mover's edge onto the cut-out)."""
+    plate = mapping.masks_to_plate(masks)
+    if footage.transparent is not None:
+        plate &= ~np.stack(footage.transparent)
+    return plate
 
 
 def _warn_unseen_rows(mapping: PlateMapping, plate_height: int, report: LogCallback) -> None:
@@ -583,29 +593,24 @@ def software_versions(device: torch.device) -> dict[str, str]:
 
 
 def _excluded_pixels(
-    footage: Footage,
-    mapping: PlateMapping,
-    artist_masks: dict[int, np.ndarray] | None,
-    report: LogCallback,
-) -> tuple[np.ndarray, dict[int, np.ndarray] | None]:
+    footage: Footage, mapping: PlateMapping, report: LogCallback
+) -> tuple[np.ndarray, np.ndarray | None]:
     """Model pixels that give no points: padding around the plate and transparent plate pixels
-    (alpha < 0.5), bool [S, H, W]. Transparent pixels are also masked in pass 2 like an
-    artist mask (united with any), so a cut-out never passes for white static scenery."""
+    (alpha < 0.5), bool [S, H, W]; and the transparent ones alone (None without any), which
+    pass 2 masks so a cut-out never passes for white static scenery, without calling them
+    movers."""
     excluded = np.repeat(mapping.outside_plate()[None], len(footage.frames), axis=0)
     if footage.transparent is None:
-        return excluded, artist_masks
-    masks = dict(artist_masks or {})
-    for index, clear in enumerate(footage.transparent):
-        if clear.any():
-            model = mapping.mask_to_model(clear)
-            excluded[index] |= model
-            masks[index] = masks[index] | model if index in masks else model
+        return excluded, None
+    transparent = np.stack([mapping.mask_to_model(clear) for clear in footage.transparent])
+    excluded |= transparent
     share = float(np.mean([clear.mean() for clear in footage.transparent]))
     report(
         "info",
-        f"{share:.0%} of the plate is transparent (alpha < 0.5): masked, and left without points.",
+        f"{share:.0%} of the plate is transparent (alpha < 0.5): masked in pass 2, left "
+        "without points and out of the moving-object masks.",
     )
-    return excluded, masks
+    return excluded, transparent
 
 
 def _artist_masks(

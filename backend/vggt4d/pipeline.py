@@ -78,27 +78,37 @@ def reconstruct(
     options: ReconstructOptions | None = None,
     *,
     artist_masks: Mapping[int, np.ndarray] | None = None,
+    transparent: np.ndarray | None = None,
     progress: Callable[[str, float], None] | None = None,
     should_cancel: Callable[[], bool] | None = None,
 ) -> Reconstruction:
     """Run VGGT4D on images float [S, 3, H, W] in [0, 1] (H, W multiples of 14).
 
     artist_masks: frame index -> bool [H, W] at model resolution, united with (or replacing)
-    the mined masks of those frames; refinement never removes them. Raises InputError for
-    unusable input, CancelledError when ``should_cancel()`` turns true, OutOfMemoryError.
+    the mined masks of those frames; refinement never removes them.
+    transparent: bool [S, H, W] at model resolution, pixels with no picture (a cut-out plate's
+    alpha < 0.5). Pass 2 masks them like movers, but they are never movers: the coarse and
+    refined masks leave them out.
+    Raises InputError for unusable input, CancelledError when ``should_cancel()`` turns true,
+    OutOfMemoryError.
     """
     options = options or ReconstructOptions()
     images = _check_images(images, model.config.patch_size)
     frames, _, height, width = images.shape
     artist = _check_artist_masks(artist_masks, frames, height, width)
+    clear = _check_transparent(transparent, frames, height, width)
     workload = f"on {frames} frames at {width}x{height}"
     run = _Run(options, Stages(progress, should_cancel, workload))
     images = images.to(next(model.parameters()).device)
-    return _reconstruct(images, model, run, artist)
+    return _reconstruct(images, model, run, artist, clear)
 
 
 def _reconstruct(
-    images: torch.Tensor, model: VGGT, run: _Run, artist: dict[int, np.ndarray]
+    images: torch.Tensor,
+    model: VGGT,
+    run: _Run,
+    artist: dict[int, np.ndarray],
+    transparent: np.ndarray,
 ) -> Reconstruction:
     options = run.options
     frames, _, height, width = images.shape
@@ -110,20 +120,22 @@ def _reconstruct(
         mined = np.zeros((frames, height, width), dtype=bool)
     else:
         mined = _mine_masks(run, hooks, (height, width), model.config.patch_size)
-    coarse = _merge_artist(mined, artist, options.artist_mask_mode)
+    # transparent pixels are masked like movers in pass 2 and refinement, never reported as ones
+    masked = _merge_artist(mined, artist, options.artist_mask_mode) | transparent
     run.keep(coarse_mask=mined)
 
-    depth, depth_conf, refined = depth1, depth_conf1, coarse.copy()
+    depth, depth_conf, refined = depth1, depth_conf1, masked.copy()
     if hooks is not None:  # more than one frame
         extrinsics, depth2, depth_conf2 = _masked_pass(
-            run, model, images, coarse, hooks.patch_tokens
+            run, model, images, masked, hooks.patch_tokens
         )
         if options.depth_from_pass == 2:
             depth, depth_conf = depth2, depth_conf2
         if options.refine:
-            refined = _refine(run, images, depth1, coarse, extrinsics, intrinsics)
+            refined = _refine(run, images, depth1, masked, extrinsics, intrinsics)
             for frame, mask in artist.items():
                 refined[frame] |= mask
+    refined &= ~transparent
     run.keep(refined_mask=refined)
     world_points = unproject_depth(
         depth.cpu(), intrinsics.cpu(), extrinsics.cpu(), pixel_offset=PIXEL_CENTRE_OFFSET
@@ -135,7 +147,7 @@ def _reconstruct(
         depth=depth.cpu().numpy(),
         depth_conf=depth_conf.cpu().numpy(),
         world_points=world_points.numpy(),
-        coarse_masks=coarse,
+        coarse_masks=masked & ~transparent,
         refined_masks=refined,
         timings=run.timings,
         warnings=warnings,
@@ -321,6 +333,21 @@ def _check_artist_masks(
             )
         checked[int(frame)] = mask.astype(bool)
     return checked
+
+
+def _check_transparent(
+    transparent: np.ndarray | None, frames: int, height: int, width: int
+) -> np.ndarray:
+    """The transparent pixels as bool [S, H, W] (none when not given)."""
+    if transparent is None:
+        return np.zeros((frames, height, width), dtype=bool)
+    transparent = np.asarray(transparent, dtype=bool)
+    if transparent.shape != (frames, height, width):
+        raise InputError(
+            f"The transparent-pixel masks have shape {transparent.shape}, expected "
+            f"({frames}, {height}, {width}) (frames, model resolution)."
+        )
+    return transparent
 
 
 def _merge_artist(mined: np.ndarray, artist: dict[int, np.ndarray], mode: str) -> np.ndarray:

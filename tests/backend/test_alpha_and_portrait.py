@@ -1,6 +1,6 @@
 """Plates with alpha and tall plates, through a real job on the tiny weights: transparent pixels
-and padding give no points, transparent pixels are masked like artist masks, premultiplied
-EXR alpha is read."""
+and padding give no points, transparent pixels are masked in pass 2 but are not movers,
+premultiplied EXR alpha is read."""
 
 from pathlib import Path
 
@@ -30,20 +30,26 @@ def _run(footage: str, output: Path, weights: Path) -> tuple[object, list[str]]:
     return read_bundle(bundle), [text for _level, text in logs]
 
 
-def test_transparent_half_gives_no_points_and_is_masked(tmp_path: Path, tiny_weights: Path):
-    plates = tmp_path / "plates"
-    plates.mkdir()
+def _cutout_plates(directory: Path) -> str:
+    """Three RGBA frames whose right half is fully transparent (alpha 0)."""
+    directory.mkdir()
     for number in range(1, 4):
         rgba = np.dstack([_texture(56, 296, number), np.full((56, 296), 255, np.uint8)])
         rgba[:, 148:, 3] = 0  # the right half is cut out
-        assert cv2.imwrite(str(plates / f"cutout.{number:04d}.png"), rgba)
-    data, logs = _run(str(plates / "cutout.####.png"), tmp_path / "cutout.vggt4d", tiny_weights)
+        assert cv2.imwrite(str(directory / f"cutout.{number:04d}.png"), rgba)
+    return str(directory / "cutout.####.png")
+
+
+def test_transparent_half_gives_no_points_and_is_no_mover(tmp_path: Path, tiny_weights: Path):
+    footage = _cutout_plates(tmp_path / "plates")
+    data, logs = _run(footage, tmp_path / "cutout.vggt4d", tiny_weights)
     assert any("50% of the plate is transparent" in text for text in logs)
     assert _white_share(data.static_colors) == 0.0
     assert _white_share(data.dynamic_colors) == 0.0
     assert len(data.static_points) > 0
-    # masked like an artist mask: the refined masks cover the cut-out half
-    assert data.refined_masks[:, :, 152:].mean() > 0.99
+    # not a mover: neither mask (the matte the add-on shows) touches the cut-out half
+    assert not data.refined_masks[:, :, 148:].any()
+    assert not data.coarse_masks[:, :, 148:].any()
 
 
 def test_portrait_plate_is_reconstructed_whole_without_padding_points(

@@ -121,6 +121,29 @@ def test_artist_masks_are_honoured_and_never_removed(case, model, mode):
     assert result.refined_masks[2][painted].all()
 
 
+def test_transparent_pixels_are_masked_in_pass_2_but_are_no_movers(case, model):
+    images = case["images"][:4]
+    transparent = np.zeros((4, 98, 154), dtype=bool)
+    transparent[:, :, 77:] = True  # the right half is cut out
+    plain = reconstruct(images, model, ReconstructOptions(keep_intermediates=True))
+    cut = reconstruct(
+        images,
+        model,
+        ReconstructOptions(artist_mask_mode="replace", keep_intermediates=True),
+        artist_masks={1: np.zeros((98, 154), dtype=bool)},
+        transparent=transparent,
+    )
+    assert plain.coarse_masks[:, :, 77:].any()  # the mined masks reach into that half
+    assert not cut.coarse_masks[:, :, 77:].any() and not cut.refined_masks[:, :, 77:].any()
+    mined = plain.intermediates["coarse_mask"]
+    np.testing.assert_array_equal(cut.coarse_masks[[0, 2, 3], :, :77], mined[[0, 2, 3], :, :77])
+    assert not cut.coarse_masks[1].any()  # the artist's empty mask replaced frame 1's
+    # pass 2 dropped the cut-out's tokens: its cameras differ from the plain run's
+    assert not np.allclose(cut.extrinsics, plain.extrinsics, atol=1e-5)
+    with pytest.raises(InputError, match="transparent-pixel masks"):
+        reconstruct(images, model, transparent=transparent[:3])
+
+
 def test_artist_mask_for_missing_frame_is_rejected(case, model):
     with pytest.raises(InputError, match="frame 7"):
         reconstruct(case["images"][:4], model, artist_masks={7: np.zeros((98, 154), bool)})
