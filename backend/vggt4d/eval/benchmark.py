@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 from vggt4d.errors import InputError, VGGT4DError
 from vggt4d.eval.command import evaluate_bundle
 from vggt4d.eval.datasets import list_sequences, load_ground_truth
+from vggt4d.eval.groundtruth import layout_files
 from vggt4d.eval.report import LABELS, format_value
 
 if TYPE_CHECKING:
@@ -64,7 +65,9 @@ def run_benchmark(
         raise InputError(f"The benchmark root {root} is not a folder.")
     sequences = list_sequences(root, dataset)
     if not sequences:
-        raise InputError(f"No {dataset} sequence found under {root}.")
+        _, files = layout_files(dataset)
+        where = " in a sequence folder" if dataset in ("tum", "bonn") else ""
+        raise InputError(f"No {dataset} sequence found under {root}: expected {files}{where}.")
     folder = Path(output or f"eval-{dataset}").absolute()
     weights = Path(options.weights)
     options = replace(

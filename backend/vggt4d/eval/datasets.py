@@ -27,6 +27,7 @@ from vggt4d.eval.groundtruth import (
     GroundTruth,
     detect_layout,
     load_generic,
+    not_that_layout,
     read_image,
     read_tum_poses,
 )
@@ -64,6 +65,8 @@ def load_ground_truth(
     if layout not in ("davis", "davis2016", "davis2017", "sintel"):
         raise InputError(f"Unknown ground-truth layout {layout!r}.")
     available = _existing_sequences(folder, layout)
+    if not available:
+        raise not_that_layout(folder, layout)
     if sequence is None or sequence not in available:
         given = "no --sequence" if sequence is None else f"no sequence {sequence!r}"
         shown = ", ".join(available[:12]) + (", ..." if len(available) > 12 else "")
@@ -126,11 +129,18 @@ def load_sintel(root: Path, sequence: str, image_pass: str = "final") -> GroundT
 
 def load_tum(folder: Path, layout: str = "tum") -> GroundTruth:
     """One TUM RGB-D or Bonn sequence folder (module docstring)."""
+    if not ((folder / "rgb.txt").is_file() and (folder / "groundtruth.txt").is_file()):
+        raise not_that_layout(folder, layout)
     stamps, names = _read_file_list(folder / "rgb.txt")
     frames = np.arange(1, len(stamps) + 1)
     truth_stamps, world_from_cam = read_tum_poses(folder / "groundtruth.txt")
     ours, theirs = matching_time_indices(stamps, truth_stamps, _TUM_MAX_DIFFERENCE)
     poses = {int(frames[i]): world_from_cam[j] for i, j in zip(ours, theirs, strict=True)}
+    if not poses:
+        raise InputError(
+            f"None of the {len(truth_stamps)} poses of {folder / 'groundtruth.txt'} lies within "
+            f"{_TUM_MAX_DIFFERENCE} s of a frame of rgb.txt: expected both files of one recording."
+        )
     depth_files = {}
     if (folder / "depth.txt").is_file():
         depth_stamps, depth_names = _read_file_list(folder / "depth.txt")
@@ -220,14 +230,17 @@ def _read_tum_depth(path: Path) -> np.ndarray:
 
 def _read_file_list(path: Path) -> tuple[np.ndarray, list[str]]:
     """TUM's `rgb.txt` / `depth.txt`: `timestamp filename` lines, `#` comments."""
-    if not path.is_file():
-        raise InputError(f"{path} is missing.")
     stamps, names = [], []
     for line in path.read_text().splitlines():
         fields = line.split()
         if len(fields) >= 2 and not line.lstrip().startswith("#"):
-            stamps.append(float(fields[0]))
+            try:
+                stamps.append(float(fields[0]))
+            except ValueError:
+                raise InputError(
+                    f"{path} has the line {line.strip()!r}: expected `timestamp filename` lines."
+                ) from None
             names.append(fields[1])
     if not stamps:
-        raise InputError(f"{path} lists no frames.")
+        raise InputError(f"{path} lists no frames: expected `timestamp filename` lines.")
     return np.array(stamps), names

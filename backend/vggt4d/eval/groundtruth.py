@@ -28,6 +28,22 @@ from vggt4d.errors import InputError
 from vggt4d.io.masks import numbered_files
 
 LAYOUTS = ("generic", "davis", "sintel", "tum", "bonn")
+# What a folder of each layout is and holds: the one source of every "not that layout" sentence.
+LAYOUT_FILES = {
+    "generic": ("generic", "a generic ground-truth folder", "trajectory.txt, masks/ or depth/"),
+    "tum": ("TUM / Bonn", "a TUM RGB-D or Bonn sequence folder", "rgb.txt and groundtruth.txt"),
+    "davis": (
+        "DAVIS",
+        "a DAVIS dataset root",
+        "JPEGImages/480p/<sequence>/ and Annotations/480p/<sequence>/",
+    ),
+    "sintel": (
+        "Sintel",
+        "a Sintel dataset root",
+        "camdata_left/<sequence>/ or training/camdata_left/<sequence>/",
+    ),
+}
+TUM_LINE = "`timestamp tx ty tz qx qy qz qw` (camera-to-world, as `vggt4d export --tum` writes)"
 _FRAME_TOLERANCE = 0.25  # of the shortest frame interval, when matching timestamps to frames
 
 
@@ -67,10 +83,23 @@ def detect_layout(path: Path) -> str:
     if (path / "camdata_left").is_dir() or (path / "training" / "camdata_left").is_dir():
         return "sintel"
     raise InputError(
-        f"Cannot tell the layout of {path}: expected trajectory.txt (generic), groundtruth.txt "
-        "and rgb.txt (TUM / Bonn), JPEGImages/ (DAVIS) or camdata_left/ (Sintel). "
-        "Name it with --layout."
+        f"Cannot tell the layout of {path}: expected "
+        + ", ".join(f"{files} ({tag})" for tag, _, files in LAYOUT_FILES.values())
+        + ". Name it with --layout."
     )
+
+
+def layout_files(layout: str) -> tuple[str, str]:
+    """(what a folder of `layout` is, the files it holds), for error sentences."""
+    family = "davis" if layout.startswith("davis") else "tum" if layout == "bonn" else layout
+    _, what, files = LAYOUT_FILES[family]
+    return what, files
+
+
+def not_that_layout(path: Path, layout: str) -> InputError:
+    """The error for a folder given as `layout` that does not hold that layout's files."""
+    what, files = layout_files(layout)
+    return InputError(f"{path} is not {what}: expected {files}.")
 
 
 def load_generic(path: str | Path, frame_times: dict[int, float]) -> GroundTruth:
@@ -109,11 +138,20 @@ def load_generic(path: str | Path, frame_times: dict[int, float]) -> GroundTruth
 
 
 def read_tum_poses(path: Path) -> tuple[np.ndarray, np.ndarray]:
-    """A TUM trajectory file -> (timestamps float64 [N], world_from_cam float64 [N, 4, 4])."""
+    """A TUM trajectory file -> (timestamps float64 [N], world_from_cam float64 [N, 4, 4]).
+    InputError when it cannot be read or holds no pose."""
     try:
+        lines = path.read_text(errors="replace").splitlines()
+        if not any(line.strip() and not line.lstrip().startswith("#") for line in lines):
+            raise InputError(
+                f"The trajectory {path} holds no poses: expected one line per frame, {TUM_LINE}."
+            )
         trajectory = read_tum_trajectory_file(path)
     except (FileInterfaceException, OSError, ValueError) as error:
-        raise InputError(f"Cannot read the TUM trajectory {path}: {error}") from error
+        raise InputError(
+            f"Cannot read the TUM trajectory {path} ({error}): expected one line per frame, "
+            f"{TUM_LINE}."
+        ) from error
     return np.asarray(trajectory.timestamps), np.stack(trajectory.poses_se3)
 
 

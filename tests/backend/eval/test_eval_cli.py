@@ -147,3 +147,33 @@ def test_a_solved_bundle_reports_its_solve_figures(shot: dict, tmp_path: Path) -
     assert report["solve_distortion_k1"] == -0.1 and report["solve_observations"] == 3
     assert report["ate_rmse"] == pytest.approx(shot["ate"], rel=1e-6)
     assert "solve_reprojection_error_px_p90" in done.stdout
+
+
+def test_wrong_layout_and_empty_trajectory_say_what_is_expected(shot: dict, tmp_path: Path) -> None:
+    """A folder that is not the named layout, and a trajectory without a pose: one sentence
+    naming what is wrong and what was expected, exit code 2, no traceback."""
+    plain = tmp_path / "plain"
+    (plain / "footage").mkdir(parents=True)
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    (empty / "trajectory.txt").write_text("# timestamp tx ty tz qx qy qz qw\n\n")
+    tum = tmp_path / "tum"
+    tum.mkdir()
+    (tum / "rgb.txt").write_text("1.0 rgb/1.png\n")
+    (tum / "groundtruth.txt").write_text("")
+    cases = [
+        (("--gt", str(plain), "--layout", "davis"), f"{plain} is not a DAVIS dataset root"),
+        (("--gt", str(plain), "--layout", "davis", "--sequence", "bear"), "Annotations/480p/"),
+        (("--gt", str(plain), "--layout", "sintel", "--sequence", "alley_2"), "camdata_left/"),
+        (("--gt", str(plain), "--layout", "tum"), "expected rgb.txt and groundtruth.txt"),
+        (("--gt", str(empty)), "trajectory.txt holds no poses: expected one line per frame"),
+        (("--gt", str(tum)), "groundtruth.txt holds no poses"),
+    ]
+    for arguments, sentence in cases:
+        done = run_cli("eval", str(shot["bundle"]), *arguments)
+        assert done.returncode == 2, done.stderr
+        assert sentence in done.stderr and "Traceback" not in done.stderr
+        assert done.stderr.count("\n") == 1, done.stderr  # one line
+    done = run_cli("eval", "--dataset", "davis", "--root", str(plain))
+    assert done.returncode == 2 and "No davis sequence found" in done.stderr, done.stderr
+    assert "expected JPEGImages/480p/<sequence>/" in done.stderr
