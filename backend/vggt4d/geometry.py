@@ -124,6 +124,26 @@ class Similarity:
         scale = float(np.cbrt(np.linalg.det(matrix[:3, :3])))
         return cls(scale, matrix[:3, :3] / scale, matrix[:3, 3].copy())
 
+    @classmethod
+    def fit(cls, source: np.ndarray, target: np.ndarray) -> Similarity:
+        """The least-squares similarity with ``target ~ scale * R @ source + t`` for
+        corresponding points float [N, 3] (Umeyama 1991, eqs. 34-43). On a rank-deficient
+        source (points on a line) it returns one of the optimal rotations, which all give the
+        same residuals; a source without spread gets scale 0."""
+        source = np.asarray(source, np.float64)
+        target = np.asarray(target, np.float64)
+        source_mean, target_mean = source.mean(axis=0), target.mean(axis=0)
+        source_centred = source - source_mean
+        variance = float(np.mean(np.sum(source_centred**2, axis=1)))
+        covariance = (target - target_mean).T @ source_centred / len(source)
+        left, singular, right = np.linalg.svd(covariance)
+        sign = np.ones(3)
+        if np.linalg.det(left) * np.linalg.det(right) < 0:
+            sign[2] = -1.0  # a reflection is not a rotation
+        rotation = left @ np.diag(sign) @ right
+        scale = float(singular @ sign / variance) if variance > 0 else 0.0
+        return cls(scale, rotation, target_mean - scale * rotation @ source_mean)
+
     def matrix(self) -> np.ndarray:
         """Homogeneous 4x4 ``[[s R, t], [0, 1]]``."""
         matrix = np.eye(4)

@@ -7,6 +7,7 @@ from scipy.spatial.transform import Rotation
 
 from vggt4d.geometry import (
     PIXEL_CENTRE_OFFSET,
+    Similarity,
     homogeneous,
     invert_se3,
     quat_wxyz_from_rotation,
@@ -87,3 +88,20 @@ def test_unprojected_points_reproject_to_their_pixels_with_skew() -> None:
     rows, columns = np.meshgrid(np.arange(5) + 0.5, np.arange(7) + 0.5, indexing="ij")
     expected = np.stack([columns, rows], axis=-1).reshape(-1, 2)
     np.testing.assert_allclose(pixels[..., :2] / pixels[..., 2:], expected[None].repeat(2, 0))
+
+
+def test_similarity_fit_recovers_a_similarity_and_a_straight_path() -> None:
+    rng = np.random.default_rng(5)
+    truth = Similarity(2.5, Rotation.random(random_state=5).as_matrix(), rng.normal(size=3))
+    points = rng.normal(size=(30, 3))
+    fitted = Similarity.fit(points, truth.apply_points(points))
+    np.testing.assert_allclose(fitted.matrix(), truth.matrix(), atol=1e-12)
+    # points on a line (a dolly): one of the optimal rotations, every point still lands
+    line = np.outer(np.linspace(-1, 1, 9), [0.3, -0.2, 0.9])
+    fitted = Similarity.fit(line, truth.apply_points(line))
+    np.testing.assert_allclose(fitted.apply_points(line), truth.apply_points(line), atol=1e-12)
+    assert np.linalg.det(fitted.rotation) == pytest.approx(1.0)
+    # a mirrored target is met by the best proper rotation, never a reflection
+    mirrored = Similarity.fit(points, points * [1, 1, -1])
+    assert np.linalg.det(mirrored.rotation) == pytest.approx(1.0)
+    assert Similarity.fit(np.ones((4, 3)), points[:4]).scale == 0.0

@@ -28,6 +28,8 @@ from evo.core import lie_algebra, metrics
 from evo.core.geometry import GeometryException, umeyama_alignment
 from evo.core.trajectory import PoseTrajectory3D
 
+from vggt4d.geometry import Similarity
+
 _MIN_FRAMES = 3
 _STATIC = 1e-9  # a true path spread this small (relative to its distance from 0) is a tripod
 
@@ -91,8 +93,9 @@ def camera_errors(
     try:
         turn, shift, scale = umeyama_alignment(source, target, with_scale=True)
         straight = False
-    except GeometryException:
-        turn, shift, scale = _rank_deficient_similarity(source, target)
+    except GeometryException:  # a straight path: Umeyama's closed form without the rank check
+        fit = Similarity.fit(source.T, target.T)
+        turn, shift, scale = fit.rotation, fit.translation, fit.scale
         straight = True
     aligned = copy.deepcopy(estimate_path)
     aligned.scale(scale)
@@ -112,24 +115,6 @@ def camera_errors(
         reference_centres=centres,
         straight=straight,
     )
-
-
-def _rank_deficient_similarity(
-    source: np.ndarray, target: np.ndarray
-) -> tuple[np.ndarray, np.ndarray, float]:
-    """Umeyama (1991) eqs. 34-43 for [3, N] points, without evo's rank check: for a straight or
-    motionless path any of the optimal rotations gives the same residuals."""
-    source_mean, target_mean = source.mean(axis=1), target.mean(axis=1)
-    source_centred = source - source_mean[:, None]
-    variance = np.mean(np.sum(source_centred**2, axis=0))
-    covariance = (target - target_mean[:, None]) @ source_centred.T / source.shape[1]
-    left, singular, right = np.linalg.svd(covariance)
-    sign = np.eye(3)
-    if np.linalg.det(left) * np.linalg.det(right) < 0:
-        sign[2, 2] = -1
-    turn = left @ sign @ right
-    scale = float(np.trace(np.diag(singular) @ sign) / variance) if variance > 0 else 0.0
-    return turn, target_mean - scale * turn @ source_mean, scale
 
 
 def _relative_errors(

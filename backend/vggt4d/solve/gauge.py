@@ -13,17 +13,6 @@ from scipy.spatial.transform import Rotation
 from vggt4d.geometry import Similarity, invert_se3
 
 
-def fit_similarity(source: np.ndarray, target: np.ndarray) -> Similarity:
-    """Least-squares similarity with target ~ scale * R @ source + t (Umeyama 1991), for
-    corresponding points [N, 3]; the rotation comes from scipy's Kabsch solver."""
-    source_mean, target_mean = source.mean(axis=0), target.mean(axis=0)
-    source_centred, target_centred = source - source_mean, target - target_mean
-    rotation = Rotation.align_vectors(target_centred, source_centred)[0].as_matrix()
-    spread = float(np.sum(source_centred**2))
-    scale = float(np.sum(target_centred * (source_centred @ rotation.T)) / spread)
-    return Similarity(scale, rotation, target_mean - scale * rotation @ source_mean)
-
-
 def gauge_to(
     extrinsics: np.ndarray,
     depths: np.ndarray,
@@ -32,7 +21,7 @@ def gauge_to(
 ) -> Similarity:
     """The similarity moving cameras `extrinsics` onto `reference_extrinsics` (both [S, 3, 4]);
     depths [S] are each camera's median scene depth in its own world (> 0)."""
-    return fit_similarity(
+    return Similarity.fit(
         _anchor_points(extrinsics, depths), _anchor_points(reference_extrinsics, reference_depths)
     )
 
