@@ -293,13 +293,7 @@ class ShotArrays:
 def _run(job: _Job) -> Path:
     options, run, report = job.options, job.run, job.report
     with run.stage("ingest"):
-        frame_range = FrameRange.parse(options.frames) if options.frames else None
-        reader = open_footage(
-            job.input_path,
-            frame_range,
-            options.max_frames,
-            first_video_frame=options.video_frame_start,
-        )
+        reader = open_footage(job.input_path, **_footage_selection(options))
         footage = reader.footage
         for warning in footage.warnings:
             report("warning", warning)
@@ -368,6 +362,15 @@ def _run(job: _Job) -> Path:
     return bundle
 
 
+def _footage_selection(options: JobOptions) -> dict[str, Any]:
+    """The arguments of `open_footage` / `read_footage` that pick the job's frames."""
+    return {
+        "frames": FrameRange.parse(options.frames) if options.frames else None,
+        "max_frames": options.max_frames,
+        "first_video_frame": options.video_frame_start,
+    }
+
+
 def _single_pass(
     job: _Job, model: VGGT, mode: str, cloud_options: CloudOptions
 ) -> tuple[Footage, PlateMapping, ShotArrays, dict[str, np.ndarray]]:
@@ -375,13 +378,8 @@ def _single_pass(
     mapping, cameras and clouds, and the per-frame arrays at bundle resolution."""
     options, run, report = job.options, job.run, job.report
     with run.stage("preprocess"):
-        frame_range = FrameRange.parse(options.frames) if options.frames else None
         footage = read_footage(
-            job.input_path,
-            frame_range,
-            options.max_frames,
-            run.reporter("preprocess"),
-            first_video_frame=options.video_frame_start,
+            job.input_path, progress=run.reporter("preprocess"), **_footage_selection(options)
         )
         report("info", f"Read {len(footage.frames)} frames of {footage.width}x{footage.height}.")
         images, mapping = preprocess_frames(footage.frames, mode, footage.pixel_aspect)
