@@ -366,11 +366,7 @@ def _write_shot_files(root: Path, data: ShotData) -> None:
             "height": data.plate_height,
         }
     for name in ("extrinsics", "intrinsics"):
-        array = np.asarray(getattr(data, name), dtype=np.float64)
-        relative = _PATHS[name]
-        (root / relative).parent.mkdir(parents=True, exist_ok=True)
-        np.save(root / relative, np.ascontiguousarray(array), allow_pickle=False)
-        files[name] = {"path": relative, "dtype": array.dtype.name, "shape": list(array.shape)}
+        files[name] = _save_npy(root, name, np.asarray(getattr(data, name), dtype=np.float64))
     (root / "points").mkdir(exist_ok=True)
     static_count = len(data.static_points)
     write_ply(
@@ -389,14 +385,7 @@ def _write_shot_files(root: Path, data: ShotData) -> None:
         "colors": np.asarray(data.dynamic_colors, np.uint8),
         "frame_offsets": np.asarray(data.dynamic_frame_offsets, np.int64),
     }
-    np.savez(root / _PATHS["dynamic_points"], **dynamic)
-    files["dynamic_points"] = {
-        "path": _PATHS["dynamic_points"],
-        "arrays": {
-            name: {"dtype": array.dtype.name, "shape": list(array.shape)}
-            for name, array in dynamic.items()
-        },
-    }
+    files["dynamic_points"] = _save_npz(root, "dynamic_points", dynamic)
     if data.solve is not None:
         files.update(_write_solve(root, data))
     manifest = {
@@ -440,20 +429,32 @@ def _write_solve(root: Path, data: ShotData) -> dict[str, Any]:
         raise BundleError("a solved bundle needs the network cameras and the tracks")
     files: dict[str, Any] = {}
     for name in ("network_extrinsics", "network_intrinsics"):
-        array = np.ascontiguousarray(getattr(data, name), dtype=np.float64)
-        np.save(root / _PATHS[name], array, allow_pickle=False)
-        files[name] = {"path": _PATHS[name], "dtype": "float64", "shape": list(array.shape)}
+        files[name] = _save_npy(root, name, np.asarray(getattr(data, name), dtype=np.float64))
     tracks = {name: np.asarray(data.tracks[name], dtype) for name, dtype in _TRACK_DTYPES.items()}
-    (root / "solve").mkdir(exist_ok=True)
-    np.savez(root / _PATHS["tracks"], **tracks)
-    files["tracks"] = {
-        "path": _PATHS["tracks"],
+    files["tracks"] = _save_npz(root, "tracks", tracks)
+    return files
+
+
+def _save_npy(root: Path, name: str, array: np.ndarray) -> dict[str, Any]:
+    """Write the array of file `name` (`_PATHS`); return its `files` entry."""
+    relative = _PATHS[name]
+    (root / relative).parent.mkdir(parents=True, exist_ok=True)
+    np.save(root / relative, np.ascontiguousarray(array), allow_pickle=False)
+    return {"path": relative, "dtype": array.dtype.name, "shape": list(array.shape)}
+
+
+def _save_npz(root: Path, name: str, arrays: dict[str, np.ndarray]) -> dict[str, Any]:
+    """Write the arrays of file `name` (`_PATHS`) into one .npz; return its `files` entry."""
+    relative = _PATHS[name]
+    (root / relative).parent.mkdir(parents=True, exist_ok=True)
+    np.savez(root / relative, **arrays)
+    return {
+        "path": relative,
         "arrays": {
-            name: {"dtype": array.dtype.name, "shape": list(array.shape)}
-            for name, array in tracks.items()
+            key: {"dtype": array.dtype.name, "shape": list(array.shape)}
+            for key, array in arrays.items()
         },
     }
-    return files
 
 
 def _to_float16(array: np.ndarray) -> np.ndarray:

@@ -43,17 +43,8 @@ def test_davis_benchmark_run(tmp_path: Path, tiny_weights: Path, ray_folder: str
     root = tmp_path / "DAVIS"
     make_davis(root, "bear", frames=3, shape=SHAPE)
     output = tmp_path / "out"
-    done = run_eval(
-        ray_folder,
-        "--dataset",
-        "davis",
-        "--root",
-        str(root),
-        "--weights",
-        str(tiny_weights),
-        "-o",
-        str(output),
-    )
+    arguments = ("--dataset", "davis", "--root", str(root), "--weights", str(tiny_weights))
+    done = run_eval(ray_folder, *arguments, "-o", str(output))
     assert done.returncode == 0, done.stderr
     lines = done.stdout.splitlines()
     assert lines[0].split()[:3] == ["sequence", "J", "mean"]
@@ -66,17 +57,7 @@ def test_davis_benchmark_run(tmp_path: Path, tiny_weights: Path, ray_folder: str
     assert (output / "bear/masks.png").is_file()
     # A second run finds the finished bundle and only scores it again.
     bundle_time = (output / "bundles/bear.vggt4d/manifest.json").stat().st_mtime
-    again = run_eval(
-        ray_folder,
-        "--dataset",
-        "davis",
-        "--root",
-        str(root),
-        "--weights",
-        str(tiny_weights),
-        "-o",
-        str(output),
-    )
+    again = run_eval(ray_folder, *arguments, "-o", str(output))
     assert again.returncode == 0 and again.stdout == done.stdout
     assert (output / "bundles/bear.vggt4d/manifest.json").stat().st_mtime == bundle_time
 
