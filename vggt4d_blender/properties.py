@@ -15,6 +15,15 @@ from bpy.props import (
     StringProperty,
 )
 
+DEFAULT_TRACK_MARKERS = 1000
+"""How many of the camera solve's tracks an import turns into Movie Clip markers by default:
+enough to inspect a solve and re-solve it with Blender's tracker, quick to import."""
+
+TRACK_MARKERS_DESCRIPTION = (
+    "Import at most this many of the camera solve's tracks as tracking markers on the plate's "
+    "Movie Clip, the longest and most spread out first (0: none)"
+)
+
 FOOTAGE_KINDS = (
     ("FILE", "Video File", "A video file (mp4, mov, ...)"),
     ("SEQUENCE", "Image Sequence", "One image of a numbered sequence, or its folder"),
@@ -73,6 +82,12 @@ class VGGT4D_PG_settings(bpy.types.PropertyGroup):
         default=1_000_000,
         min=1000,
         description="At most this many static points in the imported cloud",
+    )
+    track_markers: IntProperty(
+        name="Track Markers",
+        default=DEFAULT_TRACK_MARKERS,
+        min=0,
+        description=TRACK_MARKERS_DESCRIPTION,
     )
 
     chunk_mode: EnumProperty(

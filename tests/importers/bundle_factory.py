@@ -110,24 +110,25 @@ def with_solve(
     k1: float = -0.12,
     k2: float = 0.03,
     k3: float = 0.0,
+    tracks: dict[str, np.ndarray] | None = None,
 ) -> BundleData:
-    """`data` with a small `solve` section and two stored tracks (docs/bundle.md), the network
-    cameras kept as they were."""
+    """`data` with a small `solve` section and its stored tracks (docs/bundle.md; two made-up
+    tracks unless `tracks` are given), the network cameras kept as they were."""
     frames = len(data.frames)
-    solve = {
-        "reprojection_error_px": {"median": median, "p90": p90, "per_frame": per_frame},
-        "distortion": {"model": "polynomial", "k1": k1, "k2": k2, "k3": k3},
-        "tracks": 2,
-        "observations": 3,
-        "depth_scale": [1.0] * frames,
-        "options": {"focal": "shared"},
-    }
-    tracks = {
+    tracks = tracks or {
         "frame_index": np.array([0, 1, 1]),
         "track_index": np.array([0, 0, 1]),
         "xy": np.array([[10.0, 12.0], [11.0, 12.5], [40.0, 30.0]]),
         "error_px": np.array([0.1, 0.2, 0.1]),
         "points": np.array([[0.0, 0.0, 4.0], [0.5, 0.2, 4.5]]),
+    }
+    solve = {
+        "reprojection_error_px": {"median": median, "p90": p90, "per_frame": per_frame},
+        "distortion": {"model": "polynomial", "k1": k1, "k2": k2, "k3": k3},
+        "tracks": len(tracks["points"]),
+        "observations": len(tracks["xy"]),
+        "depth_scale": [1.0] * frames,
+        "options": {"focal": "shared"},
     }
     return replace(
         data,

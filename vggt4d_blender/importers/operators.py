@@ -8,6 +8,8 @@ import bpy
 from bpy.props import BoolProperty, EnumProperty, FloatProperty, IntProperty, StringProperty
 from bpy_extras.io_utils import ImportHelper
 
+from ..properties import DEFAULT_TRACK_MARKERS, TRACK_MARKERS_DESCRIPTION
+
 logger = logging.getLogger(__name__)
 
 
@@ -41,6 +43,12 @@ class VGGT4D_OT_import_bundle(bpy.types.Operator, ImportHelper):
         description="Frame rate, frame range, render size and active camera from the plate",
         default=True,
     )
+    track_markers: IntProperty(
+        name="Track Markers",
+        description=TRACK_MARKERS_DESCRIPTION,
+        default=DEFAULT_TRACK_MARKERS,
+        min=0,
+    )
 
     def execute(self, context: bpy.types.Context) -> set[str]:
         from .shot import ImportSettings, import_bundle, import_failure
@@ -53,6 +61,7 @@ class VGGT4D_OT_import_bundle(bpy.types.Operator, ImportHelper):
             import_masks=self.import_masks,
             plate_background=self.plate_background,
             set_scene=self.set_scene,
+            track_markers=self.track_markers,
         )
         try:
             result = import_bundle(context, self.filepath, settings)

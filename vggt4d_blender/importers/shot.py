@@ -9,8 +9,15 @@ from pathlib import Path
 import bpy
 import numpy as np
 
-from ..bundle_format import Bundle, read_bundle, read_dynamic_points, read_static_points
-from . import camera, dynamics, masks, points, seams
+from ..bundle_format import (
+    Bundle,
+    read_bundle,
+    read_dynamic_points,
+    read_static_points,
+    read_tracks,
+)
+from ..properties import DEFAULT_TRACK_MARKERS
+from . import camera, dynamics, markers, masks, points, seams
 from .datablocks import ROOT_TAG, link_object, replace_shot, tag
 
 
@@ -26,6 +33,7 @@ class ImportSettings:
     plate_background: bool = True
     set_scene: bool = True  # fps, frame range, render size, active camera
     sensor_size: float = 36.0
+    track_markers: int = DEFAULT_TRACK_MARKERS  # solve tracks as clip markers; 0: none
 
 
 @dataclass
@@ -40,6 +48,8 @@ class ImportResult:
     dynamic_points: int = 0
     masks: int = 0
     seams: int = 0  # timeline markers at the seams of a shot run in chunks
+    track_markers: int = 0  # solve tracks imported as tracking markers on the plate clip
+    tracks_available: int = 0  # tracks the solve stored
     plate: str | None = None
     seconds: float = 0.0
     warnings: list[str] = field(default_factory=list)
@@ -51,6 +61,11 @@ class ImportResult:
             f"Imported {self.shot}: {self.frames} camera keys, {self.static_points} static "
             f"points, {self.dynamic_points} moving points, {self.masks} masks"
             + (f", {self.seams} seam markers" if self.seams else "")
+            + (
+                f", {self.track_markers} of {self.tracks_available} solve tracks as markers"
+                if self.track_markers
+                else ""
+            )
             + f" in {self.seconds:.2f} s"
             + (f"; solve error {self.solve_error_px:.2f} px" if self.solve_error_px else "")
         )
@@ -75,8 +90,9 @@ def import_bundle(
     bundle = read_bundle(bundle_path)
     static = read_static_points(bundle) if settings.import_static else None
     dynamic = read_dynamic_points(bundle) if settings.import_dynamic else None
+    tracks = read_tracks(bundle) if settings.track_markers > 0 else None
     with replace_shot(context.scene, bundle.shot_name):
-        result = _build_shot(context.scene, bundle, settings, static, dynamic)
+        result = _build_shot(context.scene, bundle, settings, static, dynamic, tracks)
         _show_solve(context.scene, result)
     seams.remove_seam_markers(context.scene, bundle.shot_name)
     result.seams = seams.mark_seams(context.scene, bundle)
@@ -106,6 +122,7 @@ def _build_shot(
     settings: ImportSettings,
     static: tuple[np.ndarray, np.ndarray, np.ndarray] | None,
     dynamic: tuple[np.ndarray, np.ndarray, np.ndarray] | None,
+    tracks: dict[str, np.ndarray] | None,
 ) -> ImportResult:
     shot = bundle.shot_name
     collection = tag(bpy.data.collections.new(shot), shot)
@@ -138,6 +155,8 @@ def _build_shot(
         if why_not is not None:
             result.warnings.append(why_not)
     result.plate = plate_clip.name if plate_clip else None
+    if tracks is not None:
+        _import_markers(bundle, tracks, plate_clip, settings.track_markers, result)
     if settings.import_masks:
         _import_masks(scene, bundle, plate_clip, result)
     if settings.set_scene:
@@ -184,6 +203,23 @@ def solve_summary(bundle: Bundle, worst: int = 3) -> dict:
     ]
     per_frame.sort(key=lambda item: -item[1])
     return {"solve_error_px": float(errors["median"]), "worst_frames": per_frame[:worst]}
+
+
+def _import_markers(
+    bundle: Bundle,
+    tracks: dict[str, np.ndarray],
+    plate_clip: bpy.types.MovieClip | None,
+    limit: int,
+    result: ImportResult,
+) -> None:
+    """The solve's tracks as tracking markers on the plate's Movie Clip, when there is one."""
+    if plate_clip is None:
+        result.warnings.append(
+            "no tracking markers: they go on the plate's Movie Clip, which was not loaded"
+        )
+        return
+    made = markers.import_markers(plate_clip, bundle, tracks, limit)
+    result.track_markers, result.tracks_available = made.tracks, made.available
 
 
 def _import_masks(scene, bundle, plate_clip, result: ImportResult) -> None:

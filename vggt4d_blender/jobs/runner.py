@@ -166,11 +166,17 @@ class JobRunner:
         settings.status_message = status.message[:1024]
 
     def _import(self, context: bpy.types.Context, bundle: str) -> None:
-        """Import with the importer's defaults: the backend already filtered the points."""
-        from ..importers.shot import import_bundle, import_failure  # heavy: once a bundle exists
+        """Import with the importer's defaults (the backend already filtered the points) and
+        the panel's number of track markers."""
+        from ..importers.shot import (  # heavy: once a bundle exists
+            ImportSettings,
+            import_bundle,
+            import_failure,
+        )
 
+        settings = ImportSettings(track_markers=self.scene.vggt4d.track_markers)
         try:
-            result = import_bundle(context, bundle)
+            result = import_bundle(context, bundle, settings)
         except Exception as error:  # a bug: logged, reported in one sentence
             log.exception("Importing %s failed", bundle)
             self.reports.append(

@@ -19,13 +19,13 @@ def bundle_dir(tmp_path_factory):
 
 
 def write_plate(folder, frames: list[int], width: int, height: int):
-    """A PNG plate sequence ``plate.####.png`` whose red channel is 60 * (frame - 1000)."""
+    """A PNG plate sequence ``plate.####.png`` whose red channel is 60 * (frame - 1000) mod 256."""
     from PIL import Image
 
     folder.mkdir(parents=True, exist_ok=True)
     for frame in frames:
         pixels = np.zeros((height, width, 3), np.uint8)
-        pixels[..., 0] = (frame - 1000) * 60
+        pixels[..., 0] = (frame - 1000) * 60 % 256
         Image.fromarray(pixels).save(folder / f"plate.{frame:04d}.png")
     return folder / "plate.####.png"
 

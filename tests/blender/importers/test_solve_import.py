@@ -40,6 +40,26 @@ def test_solved_bundle_shows_its_error_and_lens(addon, tmp_path, plate_pattern):
     assert (lens.k1, lens.k2, lens.k3) == pytest.approx((-0.12, 0.03, 0.0))
     focal_pixels = lens.focal_length * clip.size[0] / lens.sensor_width
     assert focal_pixels == pytest.approx(np.median(data.intrinsics[:, 0, 0]), rel=1e-5)
+    assert result.track_markers == len(clip.tracking.tracks) == 2
+    assert "2 of 2 solve tracks as markers" in result.summary()
+
+
+def test_track_markers_are_optional_and_need_the_plate(addon, tmp_path, plate_pattern):
+    import bpy
+
+    data = _solved(
+        make_bundle_data(frames=[1001, 1002, 1003, 1004], source_path=str(plate_pattern))
+    )
+    path = write_bundle(tmp_path / "solved.vggt4d", data)
+    result = import_bundle(bpy.context, path, ImportSettings(import_masks=False, track_markers=0))
+    assert result.track_markers == 0 and "markers" not in result.summary()
+    assert len(bpy.data.movieclips[result.plate].tracking.tracks) == 0
+    result = import_bundle(bpy.context, path, ImportSettings(track_markers=1))
+    assert result.track_markers == 1 and result.tracks_available == 2
+    assert [t.name for t in bpy.data.movieclips[result.plate].tracking.tracks] == ["Track.000000"]
+    result = import_bundle(bpy.context, path, ImportSettings(plate_background=False))
+    assert result.track_markers == 0
+    assert any("no tracking markers" in warning for warning in result.warnings)
 
 
 def test_bundle_without_a_solve_imports_unchanged(addon, tmp_path, plate_pattern):
@@ -53,4 +73,5 @@ def test_bundle_without_a_solve_imports_unchanged(addon, tmp_path, plate_pattern
     assert bpy.context.scene.vggt4d.solve_error < 0
     lens = bpy.data.movieclips[result.plate].tracking.camera
     assert (lens.k1, lens.k2, lens.k3) == (0.0, 0.0, 0.0)
+    assert len(bpy.data.movieclips[result.plate].tracking.tracks) == 0
     assert result.frames == 4 and result.static_points > 0
