@@ -89,7 +89,7 @@ def apply_solve(
     )
     depth = network_depth * result.depth_scale[:, None, None].astype(np.float32)
     _stage(progress, "pointcloud")(0.0)
-    clouds = _realigned_clouds(data, plates, result, refined, depth)
+    clouds = _realigned_clouds(data, plates, result, refined, depth, transparent)
     summary = result.summary() | {
         "depth_scale": [float(scale) for scale in result.depth_scale],
         "artist_mask_frames": sorted(int(data.frames[index]) for index in artist_masks or {}),
@@ -101,12 +101,7 @@ def apply_solve(
         intrinsics=result.intrinsics,
         depth=depth,
         refined_masks=refined,
-        static_points=clouds.static_points,
-        static_colors=clouds.static_colors,
-        static_confidence=clouds.static_confidence,
-        dynamic_points=clouds.dynamic_points,
-        dynamic_colors=clouds.dynamic_colors,
-        dynamic_frame_offsets=clouds.dynamic_frame_offsets,
+        **vars(clouds),
         timings=timings,
         solve=summary,
         network_extrinsics=network_extrinsics,
@@ -192,18 +187,25 @@ def _realigned_clouds(
     result: SolveResult,
     refined: np.ndarray,
     depth: np.ndarray,
+    transparent: list[np.ndarray] | None,
 ) -> PointClouds:
     """Static and dynamic points rebuilt from the re-aligned depth through the solved cameras
-    (and lens), with the job's cloud filters."""
+    (and lens), with the job's cloud filters; padding around the plate and transparent plate
+    pixels give none, as in the job."""
     height, width = depth.shape[1:]
     affine = _plate_to_model_affine(data.plate_to_model)
+
+    def to_model(mask: np.ndarray) -> np.ndarray:
+        model = cv2.warpAffine(
+            mask.astype(np.uint8), affine, (width, height), flags=cv2.INTER_NEAREST
+        )
+        return model.astype(bool)
+
     images = np.stack([cv2.warpAffine(plate[..., :3], affine, (width, height)) for plate in plates])
-    masks = np.stack(
-        [
-            cv2.warpAffine(mask.astype(np.uint8), affine, (width, height), flags=cv2.INTER_NEAREST)
-            for mask in refined
-        ]
-    ).astype(bool)
+    masks = np.stack([to_model(mask) for mask in refined])
+    whole = np.ones((data.plate_height, data.plate_width), bool)
+    opaque = [whole] * len(plates) if transparent is None else [~clear for clear in transparent]
+    excluded = ~np.stack([to_model(mask) for mask in opaque])  # padding, transparent pixels
     world = np.stack(
         [
             _unproject_frame(depth[index], result, index, data.plate_to_model)
@@ -217,7 +219,7 @@ def _realigned_clouds(
         max_static_points=options.get("point_budget", 2_000_000),
     )
     views = _Views(images.astype(np.float32) / 255.0, data.depth_conf, world, masks)
-    return build_point_clouds(views, cloud_options)
+    return build_point_clouds(views, cloud_options, excluded)
 
 
 def _plate_to_model_affine(plate_to_model: Mapping[str, float]) -> np.ndarray:

@@ -2,6 +2,7 @@
 cameras kept, re-aligned cloud, artist masks, and bundles without a solve."""
 
 import json
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -13,7 +14,7 @@ from vggt4d.errors import BundleError, InputError
 from vggt4d.io import bundle_format
 from vggt4d.io.bundle import read_bundle
 from vggt4d.solve.adjust import project
-from vggt4d.solve.bundle_solve import solve_bundle
+from vggt4d.solve.bundle_solve import apply_solve, solve_bundle
 
 
 @pytest.fixture(scope="module")
@@ -139,3 +140,38 @@ def test_masks_folder_without_a_matching_mask_is_refused(solved, tmp_path):
         solve_bundle(path, masks_dir=tmp_path)
     assert BundleError  # the bundle stays readable
     read_bundle(path)
+
+
+def test_padding_and_transparent_pixels_give_no_points_after_a_solve(shot, tmp_path):
+    """The solve rebuilds the clouds: padding around the plate (black where the plate is
+    warped to the model) and transparent plate pixels (painted magenta here) give no point,
+    as in the job."""
+    data = read_bundle(write_shot_bundle(shot, network_estimate(shot), tmp_path))
+    pad = 8  # model columns of padding on each side
+    data = replace(
+        data,
+        model_width=data.model_width + 2 * pad,
+        plate_to_model={**data.plate_to_model, "offset_x": float(pad)},
+        depth=np.pad(data.depth, ((0, 0), (0, 0), (pad, pad)), mode="edge"),
+        depth_conf=np.pad(data.depth_conf, ((0, 0), (0, 0), (pad, pad)), mode="edge"),
+    )
+    cut = 80  # plate columns left of this are transparent
+    plates = np.maximum(shot.plates, 24)  # nothing black on the plate itself
+    plates[:, :, :cut] = (255, 0, 255)
+    transparent = [np.zeros(plate.shape[:2], bool) for plate in plates]
+    for clear in transparent:
+        clear[:, :cut] = True
+    solved = apply_solve(data, list(plates), transparent=transparent)
+
+    magenta = (255, 0, 255)
+    assert len(solved.static_points) > 0 and len(solved.dynamic_points) > 0
+    assert not (np.abs(solved.static_colors.astype(int) - magenta).max(axis=1) < 40).any()
+    assert not (solved.static_colors.max(axis=1) < 12).any()  # no padding point
+    width = data.plate_width
+    for index in range(len(plates)):  # each moving point lands on an opaque plate pixel
+        rows = slice(*solved.dynamic_frame_offsets[index : index + 2])
+        cameras = solved.extrinsics[index]
+        seen = solved.dynamic_points[rows] @ cameras[:, :3].T + cameras[:, 3]
+        pixels = seen @ solved.intrinsics[index].T
+        columns = pixels[:, 0] / pixels[:, 2]
+        assert ((columns > cut - 1.5) & (columns < width + 0.5)).all()
