@@ -596,6 +596,9 @@ def _check_solve(directory: Path, manifest: dict[str, Any]) -> None:
         for error in errors
     ):
         raise BundleError("solve.reprojection_error_px.per_frame holds pixels >= 0 or null")
+    limited = solve.get("smoothing", {}).get("limited_frames", [])
+    if any(frame >= frame_count for frame in limited):
+        raise BundleError(f"solve.smoothing.limited_frames must lie in 0..{frame_count - 1}")
     count, tracks = solve["observations"], solve["tracks"]
     expected = {
         "frame_index": ("int32", (count,)),

@@ -15,8 +15,10 @@ the damping and fixed afterwards by `gauge.py`.
 """
 
 from dataclasses import dataclass
+from typing import Protocol
 
 import numpy as np
+import scipy.sparse
 from scipy.sparse import csr_matrix
 from scipy.spatial.transform import Rotation
 
@@ -34,6 +36,21 @@ class LensModel:
     focal: str = "shared"
     distortion: str = "none"
     principal_point: bool = False
+
+
+class PosePrior(Protocol):
+    """Extra residuals on the poses and points (e.g. `smooth.PathPrior`), least squares (no
+    robust loss). Rotations are perturbed on the left, R <- exp(w) R; the Jacobian's columns are
+    w [3S], the translations [3S] and the points [3T], in that order. A prior must fix the gauge
+    itself: with it, the first camera is free."""
+
+    def residuals(
+        self, rotations: np.ndarray, translations: np.ndarray, world: np.ndarray
+    ) -> np.ndarray: ...  # [M], M even
+
+    def jacobian(
+        self, rotations: np.ndarray, translations: np.ndarray, world: np.ndarray
+    ) -> csr_matrix: ...  # [M, 6S + 3T]
 
 
 @dataclass
@@ -100,12 +117,14 @@ def adjust(
     lens: LensModel,
     loss_scale_px: float,
     max_iterations: int = 100,
+    prior: PosePrior | None = None,
 ) -> Adjusted:
     """One robust adjustment from the given start.
 
     tracks: N observations of T points in S frames; points float64 [T, 3]; extrinsics [S, 3, 4];
     intrinsics [S, 3, 3] (their fx/fy ratio is kept); distortion [3]; loss_scale_px: where the
-    Huber loss turns from quadratic to linear, plate pixels.
+    Huber loss turns from quadratic to linear, plate pixels; prior: extra residuals added to the
+    cost (`PosePrior`).
     """
     frame_count, track_count = len(extrinsics), len(points)
     layout = _Layout(frame_count, track_count, lens)
@@ -136,25 +155,44 @@ def adjust(
         return rotations, translations, world, focal, centre, lens_distortion
 
     def residuals(vector: np.ndarray) -> np.ndarray:
-        return _reproject(tracks, *unpack(vector)).ravel() - observed
+        reprojection = _reproject(tracks, *unpack(vector)).ravel() - observed
+        if prior is None:
+            return reprojection
+        rotations, translations, world = unpack(vector)[:3]
+        return np.concatenate([reprojection, prior.residuals(rotations, translations, world)])
 
     def jacobian(vector: np.ndarray) -> csr_matrix:
         rotvecs = vector[layout.slices["rotation"]].reshape(-1, 3)
-        return _jacobian(tracks, layout, lens, rotvecs, *unpack(vector))
+        matrix = _jacobian(tracks, layout, lens, rotvecs, *unpack(vector))
+        if prior is None:
+            return matrix
+        rotations, translations, world = unpack(vector)[:3]
+        return scipy.sparse.vstack(
+            [matrix, _prior_jacobian(prior, layout, rotvecs, rotations, translations, world)]
+        ).tocsr()
 
     start = np.zeros(layout.size)
     start[layout.slices["translation"]] = extrinsics[:, :, 3].ravel()
     start[layout.slices["points"]] = points.ravel()
     if lens.distortion == "polynomial":
         start[layout.slices["distortion"]] = start_distortion
+    observation_count = len(tracks.frame)
+    loss_scale = loss_scale_px
+    if prior is not None:  # its residual pairs stay quadratic: a scale no pair reaches
+        prior_pairs = len(prior.residuals(start_rotations, extrinsics[:, :, 3], points)) // 2
+        loss_scale = np.concatenate(
+            [np.full(observation_count, loss_scale_px), np.full(prior_pairs, 1e6)]
+        )
     result = minimise(
         residuals,
         jacobian,
         start,
         layout.slices["points"].start,
-        loss_scale_px,
+        loss_scale,
         max_iterations,
-        fixed=np.concatenate(
+        fixed=None
+        if prior is not None
+        else np.concatenate(
             [
                 layout.columns("rotation", np.array([0]), 3)[0],
                 layout.columns("translation", np.array([0]), 3)[0],
@@ -165,7 +203,7 @@ def adjust(
     solved_intrinsics = np.array(intrinsics, np.float64, copy=True)
     solved_intrinsics[:, [0, 1], [0, 1]] = focal
     solved_intrinsics[:, :2, 2] = centre
-    errors = np.linalg.norm(result.residuals.reshape(-1, 2), axis=1)
+    errors = np.linalg.norm(result.residuals[: 2 * observation_count].reshape(-1, 2), axis=1)
     return Adjusted(
         extrinsics=np.concatenate([rotations, translations[:, :, None]], axis=2),
         intrinsics=solved_intrinsics,
@@ -281,6 +319,27 @@ def _jacobian(
         (values.ravel(), (rows, np.repeat(column_index, 2, axis=0).ravel())),
         shape=(2 * count, layout.size),
     )
+
+
+def _prior_jacobian(
+    prior: PosePrior,
+    layout: _Layout,
+    rotvecs: np.ndarray,
+    rotations: np.ndarray,
+    translations: np.ndarray,
+    world: np.ndarray,
+) -> csr_matrix:
+    """The prior's Jacobian in the layout's columns: its left perturbations chained through each
+    rotation update's left Jacobian, the lens columns zero."""
+    frames = layout.frames
+    natural = prior.jacobian(rotations, translations, world)
+    chain = scipy.sparse.block_diag(
+        [scipy.sparse.block_diag(_left_jacobian(rotvecs)), scipy.sparse.identity(3 * frames)]
+    )
+    poses = natural[:, : 6 * frames] @ chain
+    lens_columns = layout.slices["points"].start - 6 * frames
+    lens = csr_matrix((natural.shape[0], lens_columns))
+    return scipy.sparse.hstack([poses, lens, natural[:, 6 * frames :]]).tocsr()
 
 
 def _skew(vectors: np.ndarray) -> np.ndarray:

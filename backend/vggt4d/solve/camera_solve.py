@@ -22,9 +22,11 @@ from vggt4d.solve.adjust import (
     reprojection_errors,
 )
 from vggt4d.solve.gauge import Similarity, gauge_to, jitter
+from vggt4d.solve.smooth import Smoothed, smooth_path
 from vggt4d.solve.tracks import TrackOptions, Tracks, track_plate
 
-# (stage "tracking" | "adjustment", fraction of that stage); may raise to cancel.
+# (stage "tracking" | "adjustment" (with the smoothing), fraction of that stage); may raise to
+# cancel.
 SolveProgress = Callable[[str, float], None]
 
 
@@ -39,6 +41,8 @@ class SolveOptions:
         the plate centre.
     outlier_rounds: re-solves after dropping observations whose error exceeds
         max(outlier_floor_px, outlier_factor * median error).
+    smooth: strength of the temporal smoothing of the camera path (`solve/smooth.py`); 0 (the
+        default) leaves the path as solved. 1 is strong; the 0.05 px budget weakens it.
     """
 
     focal: str = "shared"
@@ -48,6 +52,7 @@ class SolveOptions:
     outlier_floor_px: float = 0.75
     outlier_factor: float = 4.0
     max_iterations: int = 100
+    smooth: float = 0.0
     tracking: TrackOptions = field(default_factory=TrackOptions)
 
     def __post_init__(self) -> None:
@@ -59,6 +64,8 @@ class SolveOptions:
             )
         if self.outlier_rounds < 0 or self.max_iterations < 1:
             raise InputError("outlier_rounds must be >= 0 and max_iterations >= 1.")
+        if not self.smooth >= 0.0:
+            raise InputError(f"smooth must be 0 (off) or a positive strength, got {self.smooth}.")
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -90,6 +97,7 @@ class SolveResult:
     jitter_before: dict[str, float]
     jitter_after: dict[str, float]
     options: SolveOptions
+    smoothing: Smoothed | None = None
 
     def per_frame_error(self) -> np.ndarray:
         """Mean reprojection error of each frame's inliers (plate pixels, NaN without any),
@@ -117,7 +125,7 @@ class SolveResult:
             "jitter": {"before": self.jitter_before, "after": self.jitter_after},
             "gauge_scale": self.gauge.scale,
             "options": self.options.to_dict(),
-        }
+        } | ({"smoothing": self.smoothing.summary()} if self.smoothing is not None else {})
 
 
 def solve_cameras(
@@ -168,8 +176,9 @@ def solve_cameras(
     state = (extrinsics, start, np.zeros(3), points)
     errors = start_errors
     loss_scale = max(1.0, 0.5 * float(np.median(errors)))
+    rounds = options.outlier_rounds + 1 + (options.smooth > 0)  # progress: smoothing is one more
     for round_index in range(options.outlier_rounds + 1):
-        report("adjustment")(round_index / (options.outlier_rounds + 1))
+        report("adjustment")(round_index / rounds)
         final = round_index == options.outlier_rounds
         # Rounds that only sort out outliers stop early: their tail is outliers crawling.
         iterations = options.max_iterations if final else min(options.max_iterations, 15)
@@ -185,7 +194,6 @@ def solve_cameras(
         tracks = tracks.subset(keep)
         network_depth, start_errors = network_depth[keep], start_errors[keep]
         loss_scale = 1.0
-    report("adjustment")(1.0)
     solved_extrinsics, solved_intrinsics, distortion, solved_points = state
     gauge = gauge_to(
         solved_extrinsics,
@@ -197,6 +205,24 @@ def solve_cameras(
     )
     solved_extrinsics = gauge.apply_cameras(solved_extrinsics)
     solved_points = gauge.apply_points(solved_points)
+    smoothed = None
+    if options.smooth > 0:
+        smoothed = smooth_path(
+            tracks,
+            solved_points,
+            solved_extrinsics,
+            solved_intrinsics,
+            distortion,
+            errors,
+            options.smooth,
+            lambda fraction: report("adjustment")((rounds - 1 + fraction) / rounds),
+        )
+        solved_extrinsics, solved_points, errors = (
+            smoothed.extrinsics,
+            smoothed.points,
+            smoothed.errors,
+        )
+    report("adjustment")(1.0)
     solved_depth = _camera_depth(tracks, solved_points, solved_extrinsics)
     return SolveResult(
         extrinsics=solved_extrinsics,
@@ -211,6 +237,7 @@ def solve_cameras(
         jitter_before=jitter(extrinsics),
         jitter_after=jitter(solved_extrinsics),
         options=options,
+        smoothing=smoothed,
     )
 
 

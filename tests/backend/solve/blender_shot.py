@@ -35,8 +35,14 @@ def render_shot(
     frame_count: int = 16,
     mover_scale: float = 1.0,
     seed: int = 0,
+    whip_deg: float = 0.0,
+    shake_deg: float = 0.0,
 ) -> Shot:
-    """Render the shot into `folder` (EXR files, deleted by the caller's tmp dir)."""
+    """Render the shot into `folder` (EXR files, deleted by the caller's tmp dir).
+
+    whip_deg: a sudden pan by this angle between the middle frame and the next (a whip pan
+    that any smoothing must keep); shake_deg: handheld shake, a random turn of about this size
+    about each axis in every frame (real camera motion, which the plate shows)."""
     import bpy
 
     bpy.ops.wm.read_factory_settings(use_empty=True)
@@ -44,7 +50,8 @@ def render_shot(
     scene = bpy.context.scene
     static = _build_set(bpy, rng)
     movers = _build_movers(bpy, rng, frame_count, mover_scale)
-    camera = _build_camera(bpy, scene, frame_count)
+    shake = np.radians(shake_deg) * rng.normal(size=(frame_count, 3)) if shake_deg else None
+    camera = _build_camera(bpy, scene, frame_count, whip_deg, shake)
     _configure(scene, width, height)
     frames = []
     for frame in range(1, frame_count + 1):
@@ -122,7 +129,7 @@ def _build_movers(bpy, rng: np.random.Generator, frame_count: int, scale: float)
     return movers
 
 
-def _build_camera(bpy, scene, frame_count: int):
+def _build_camera(bpy, scene, frame_count: int, whip_deg: float, shake: np.ndarray | None):
     camera = bpy.data.objects.new("truth", bpy.data.cameras.new("truth"))
     scene.collection.objects.link(camera)
     camera.data.lens = 26.0
@@ -133,8 +140,10 @@ def _build_camera(bpy, scene, frame_count: int):
         camera.rotation_euler = (
             np.radians(76 - 8 * fraction),
             np.radians(4 * fraction),
-            np.radians(-18 + 36 * fraction),
+            np.radians(-18 + 36 * fraction + whip_deg * (frame > frame_count // 2)),
         )
+        if shake is not None:
+            camera.rotation_euler = np.array(camera.rotation_euler) + shake[frame - 1]
         camera.keyframe_insert("location", frame=frame)
         camera.keyframe_insert("rotation_euler", frame=frame)
     scene.camera = camera

@@ -124,6 +124,35 @@ def test_validator_refuses_a_solve_without_its_files(solved, tmp_path):
         bundle_format.validate_bundle(copy)
 
 
+def test_validator_checks_the_smoothing_section(solved, tmp_path):
+    import shutil
+
+    path, _, _ = solved
+    copy = tmp_path / "copy.vggt4d"
+    shutil.copytree(path, copy)
+    manifest = json.loads((copy / "manifest.json").read_text())
+    jitter = {"position": 0.01, "position_relative": 0.02, "rotation_deg": 0.03}
+    frame_count = len(manifest["frames"])
+    manifest["solve"]["smoothing"] = {
+        "strength": 1.0,
+        "strength_used": 0.1,
+        "limited_frames": [0, frame_count - 1],
+        "budget_px": 0.05,
+        "cost_px": {"median": -0.001, "worst_frame": 0.04},
+        "jitter": {"before": jitter, "after": jitter},
+    }
+    (copy / "manifest.json").write_text(json.dumps(manifest))
+    bundle_format.validate_bundle(copy)
+    manifest["solve"]["smoothing"]["limited_frames"] = [frame_count]
+    (copy / "manifest.json").write_text(json.dumps(manifest))
+    with pytest.raises(bundle_format.BundleError, match="limited_frames"):
+        bundle_format.validate_bundle(copy)
+    del manifest["solve"]["smoothing"]["cost_px"]
+    (copy / "manifest.json").write_text(json.dumps(manifest))
+    with pytest.raises(bundle_format.BundleError, match="cost_px"):
+        bundle_format.validate_bundle(copy)
+
+
 def test_missing_plate_is_a_clear_error(shot, tmp_path):
     import shutil
 
