@@ -161,15 +161,31 @@ def _add_solve_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--principal-point", action="store_true", help="solve the principal point too"
     )
+    parser.add_argument(
+        "--smooth",
+        action="store_true",
+        help="smooth the solved camera path (never costing more than 0.05 px; docs/solve.md)",
+    )
+    parser.add_argument(
+        "--smooth-strength",
+        type=float,
+        metavar="S",
+        help="strength of --smooth (implies it; default 1, higher is smoother)",
+    )
 
 
 def _solve_options(arguments: argparse.Namespace) -> "SolveOptions":
     from vggt4d.solve.camera_solve import SolveOptions
+    from vggt4d.solve.smooth import DEFAULT_STRENGTH
 
+    strength = arguments.smooth_strength
+    if strength is None:
+        strength = DEFAULT_STRENGTH if arguments.smooth else 0.0
     return SolveOptions(
         focal=arguments.focal,
         distortion=arguments.distortion,
         refine_principal_point=arguments.principal_point,
+        smooth=strength,
     )
 
 
@@ -226,6 +242,16 @@ def _solve(arguments: argparse.Namespace) -> int:
         bar.finish()
     print(bundle)
     return _info(argparse.Namespace(bundle=bundle))
+
+
+def _smoothing_line(smoothing: dict) -> str:
+    before, after = smoothing["jitter"]["before"], smoothing["jitter"]["after"]
+    return (
+        f"smoothed: strength {smoothing['strength_used']:g} of {smoothing['strength']:g}, cost "
+        f"{smoothing['cost_px']['median']:+.3f} px; jitter {before['rotation_deg']:.4f} -> "
+        f"{after['rotation_deg']:.4f} deg, {before['position_relative']:.4f} -> "
+        f"{after['position_relative']:.4f} of a step"
+    )
 
 
 def _batch(arguments: argparse.Namespace) -> int:
@@ -319,6 +345,8 @@ def _info(arguments: argparse.Namespace) -> int:
             f"{solve['tracks']} tracks; k1 {lens['k1']:.4f} k2 {lens['k2']:.4f} "
             f"k3 {lens['k3']:.4f}"
         )
+        if "smoothing" in solve:
+            lines.append(_smoothing_line(solve["smoothing"]))
     else:
         lines.append("solve:    none (network cameras)")
     chunking = manifest.get("chunking")

@@ -259,9 +259,16 @@ def run_solve(
 
 def _solve_message(solve: dict[str, Any]) -> str:
     errors = solve["reprojection_error_px"]
+    smoothing = solve.get("smoothing")
+    smoothed = (
+        f" Path smoothed at strength {smoothing['strength_used']:g} for "
+        f"{smoothing['cost_px']['median']:+.3f} px."
+        if smoothing
+        else ""
+    )
     return (
         f"Camera solve: {solve['tracks']} tracks, median error {errors['median']:.3f} px "
-        f"(network cameras: {errors['network_median']:.2f} px)."
+        f"(network cameras: {errors['network_median']:.2f} px).{smoothed}"
     )
 
 

@@ -19,12 +19,15 @@ def unsolved(shot, tmp_path_factory):
 def test_cli_solve_rewrites_the_bundle_and_summarises(unsolved, tmp_path, capsys):
     path = shutil.copytree(unsolved, tmp_path / "copy.vggt4d")
     shutil.copytree(unsolved.parent / "plate", tmp_path / "plate")
-    assert main(["solve", str(path), "--focal", "fixed", "--distortion", "polynomial"]) == 0
+    arguments = ["--focal", "fixed", "--distortion", "polynomial", "--smooth"]
+    assert main(["solve", str(path), *arguments]) == 0
     output = capsys.readouterr().out
-    assert "solve:    median" in output
+    assert "solve:    median" in output and "smoothed: strength" in output
     solve = validate_bundle(path)["solve"]
     assert solve["options"]["focal"] == "fixed"
     assert solve["options"]["distortion"] == "polynomial"
+    assert solve["options"]["smooth"] == 1.0
+    assert solve["smoothing"]["cost_px"]["median"] <= solve["smoothing"]["budget_px"] == 0.05
     assert solve["reprojection_error_px"]["median"] < 0.5
     assert main(["info", str(path)]) == 0
     # COLMAP gets the solved lens and the tracks, in a model COLMAP itself reads.
