@@ -28,7 +28,7 @@ from vggt4d.io.masks import read_artist_masks
 from vggt4d.long_shot import LongShot, discard_resume_state, run_long_shot
 from vggt4d.memory import largest_chunk
 from vggt4d.model import VGGT
-from vggt4d.option_types import options_from_json
+from vggt4d.option_types import check_values, options_from_json
 from vggt4d.pipeline import ReconstructOptions
 from vggt4d.pointcloud import CloudOptions, PointClouds, build_point_clouds
 from vggt4d.preflight import check_job_paths
@@ -126,10 +126,7 @@ class JobOptions:
             raise InputError(
                 f"confidence_percentile must be in [0, 100), got {self.confidence_percentile!r}."
             )
-        if self.preprocess_mode not in JOB_MODES:
-            raise InputError(
-                f"preprocess_mode must be one of {JOB_MODES}, got {self.preprocess_mode!r}."
-            )
+        check_values(self, choices={"preprocess_mode": JOB_MODES})
         if not isinstance(self.weights, str) or not isinstance(self.device, str):
             raise InputError("weights and device must be strings.")
 

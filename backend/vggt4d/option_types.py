@@ -34,12 +34,37 @@ def options_from_json(cls: type, values: object, what: str) -> dict[str, Any]:
     return {name: _convert(name, value, hints[name]) for name, value in values.items()}
 
 
+def check_values(
+    options: object,
+    *,
+    choices: Mapping[str, tuple[Any, ...]] | None = None,
+    at_least: Mapping[str, float] | None = None,
+    above: Mapping[str, float] | None = None,
+) -> None:
+    """Raise InputError naming the first option of ``options`` (a dataclass) that is not one
+    of its ``choices``, below its ``at_least`` bound, or not above its ``above`` bound."""
+    for name, allowed in (choices or {}).items():
+        value = getattr(options, name)
+        if value not in allowed:
+            raise InputError(f"Option {name} must be one of {allowed}, got {value!r}.")
+    for name, bound in (at_least or {}).items():
+        value = getattr(options, name)
+        if not value >= bound:
+            raise InputError(f"Option {name} must be {bound} or more, got {value!r}.")
+    for name, bound in (above or {}).items():
+        value = getattr(options, name)
+        if not value > bound:
+            raise InputError(f"Option {name} must be more than {bound}, got {value!r}.")
+
+
 def _convert(name: str, value: object, hint: Any) -> Any:
     if typing.get_origin(hint) in (types.UnionType, typing.Union):
         choices = [choice for choice in typing.get_args(hint) if choice is not type(None)]
         if value is None and len(choices) < len(typing.get_args(hint)):
             return None
         for choice in choices if value is not None else ():
+            if dataclasses.is_dataclass(choice) and isinstance(value, Mapping):
+                return choice.from_dict(value)  # its own sentence names the inner option
             try:
                 return _convert(name, value, choice)
             except InputError:

@@ -7,8 +7,7 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from vggt4d.dynamic.cues import FactorSpec
-from vggt4d.errors import InputError
-from vggt4d.option_types import options_from_json
+from vggt4d.option_types import check_values, options_from_json
 
 
 @dataclass(frozen=True)
@@ -48,20 +47,19 @@ class ReconstructOptions:
     seed: int = 42
 
     def __post_init__(self) -> None:
-        choices = {
-            "refine_method": ("residual", "gradient"),
-            "depth_from_pass": (1, 2),
-            "artist_mask_mode": ("union", "replace"),
-            "spread_statistic": ("std", "var"),
-            "kmeans_backend": ("sklearn", "torch"),
-        }
-        for name, allowed in choices.items():
-            if getattr(self, name) not in allowed:
-                raise InputError(
-                    f"Option {name} must be one of {allowed}, not {getattr(self, name)!r}."
-                )
-        if self.feature_clusters < 1 or self.refine_clusters < 1 or self.refine_neighbourhood < 1:
-            raise InputError("Cluster counts and the refinement neighbourhood must be at least 1.")
+        check_values(
+            self,
+            choices={
+                "refine_method": ("residual", "gradient"),
+                "depth_from_pass": (1, 2),
+                "artist_mask_mode": ("union", "replace"),
+                "spread_statistic": ("std", "var"),
+                "kmeans_backend": ("sklearn", "torch"),
+            },
+            at_least=dict.fromkeys(
+                ("feature_clusters", "refine_clusters", "refine_neighbourhood"), 1
+            ),
+        )
 
     def to_dict(self) -> dict[str, Any]:
         """Plain JSON-ready dict (tuples become lists)."""

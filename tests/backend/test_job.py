@@ -139,3 +139,24 @@ def test_options_round_trip_and_refuse_unknown_keys() -> None:
 def test_bad_option_values_are_input_errors(values: dict) -> None:
     with pytest.raises(InputError):
         JobOptions.from_dict(values)
+
+
+@pytest.mark.parametrize(
+    ("values", "sentence"),
+    [
+        ({"preprocess_mode": "stretch"}, "Option preprocess_mode must be one of"),
+        (
+            {"reconstruct": {"refine_clusters": 0}},
+            "Option refine_clusters must be 1 or more, got 0.",
+        ),
+        ({"solve": {"tracking": {"window": 0}}}, "Option window must be 1 or more, got 0."),
+        (
+            {"solve": {"tracking": {"forward_backward_px": 0.0}}},
+            "Option forward_backward_px must be more than 0, got 0.0.",
+        ),
+    ],
+)
+def test_option_checks_name_the_option_and_its_value(values: dict, sentence: str) -> None:
+    with pytest.raises(InputError) as raised:
+        JobOptions.from_dict(values)
+    assert str(raised.value) == sentence or str(raised.value).startswith(sentence)

@@ -18,7 +18,7 @@ import cv2
 import numpy as np
 
 from vggt4d.errors import InputError
-from vggt4d.option_types import options_from_json
+from vggt4d.option_types import check_values, options_from_json
 
 _OPENCV_TO_BUNDLE = 0.5
 
@@ -44,10 +44,17 @@ class TrackOptions:
     min_length: int = 3
 
     def __post_init__(self) -> None:
-        if min(self.max_tracks, self.window, self.min_length) < 1 or self.pyramid_levels < 0:
-            raise InputError("Tracking needs max_tracks, window and min_length of 1 or more.")
-        if self.forward_backward_px <= 0 or self.exclusion_margin_px < 0:
-            raise InputError("forward_backward_px must be > 0 and exclusion_margin_px >= 0.")
+        check_values(
+            self,
+            at_least={
+                "max_tracks": 1,
+                "window": 1,
+                "min_length": 1,
+                "pyramid_levels": 0,
+                "exclusion_margin_px": 0,
+            },
+            above={"forward_backward_px": 0},
+        )
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> "TrackOptions":
