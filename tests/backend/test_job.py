@@ -150,6 +150,8 @@ def test_bad_option_values_are_input_errors(values: dict) -> None:
             "Option refine_clusters must be 1 or more, got 0.",
         ),
         ({"solve": {"tracking": {"window": 0}}}, "Option window must be 1 or more, got 0."),
+        ({"solve": {"smooth": -1.0}}, "Option smooth must be 0 or more, got -1.0."),
+        ({"solve": {"focal": "zoom"}}, "Option focal must be one of"),
         (
             {"solve": {"tracking": {"forward_backward_px": 0.0}}},
             "Option forward_backward_px must be more than 0, got 0.0.",

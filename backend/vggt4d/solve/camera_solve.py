@@ -13,7 +13,7 @@ import numpy as np
 from scipy.ndimage import map_coordinates
 
 from vggt4d.errors import InputError
-from vggt4d.option_types import options_from_json
+from vggt4d.option_types import check_values, options_from_json
 from vggt4d.solve.adjust import (
     DISTORTION_MODELS,
     FOCAL_MODES,
@@ -56,16 +56,11 @@ class SolveOptions:
     tracking: TrackOptions = field(default_factory=TrackOptions)
 
     def __post_init__(self) -> None:
-        if self.focal not in FOCAL_MODES:
-            raise InputError(f"focal must be one of {FOCAL_MODES}, got {self.focal!r}.")
-        if self.distortion not in DISTORTION_MODELS:
-            raise InputError(
-                f"distortion must be one of {DISTORTION_MODELS}, got {self.distortion!r}."
-            )
-        if self.outlier_rounds < 0 or self.max_iterations < 1:
-            raise InputError("outlier_rounds must be >= 0 and max_iterations >= 1.")
-        if not self.smooth >= 0.0:
-            raise InputError(f"smooth must be 0 (off) or a positive strength, got {self.smooth}.")
+        check_values(
+            self,
+            choices={"focal": FOCAL_MODES, "distortion": DISTORTION_MODELS},
+            at_least={"outlier_rounds": 0, "max_iterations": 1, "smooth": 0},
+        )
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
