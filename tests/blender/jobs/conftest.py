@@ -1,5 +1,7 @@
-"""Footage for end-to-end job tests: a short OpenCV-written video, and the tiny test weights."""
+"""Footage for end-to-end job tests: a short OpenCV-written video, the tiny test weights, and
+running a job to its end as the panel's timer does."""
 
+import time
 from pathlib import Path
 
 import numpy as np
@@ -33,3 +35,12 @@ def video(tmp_path) -> Path:
 def tiny_weights() -> Path:
     assert (TINY_WEIGHTS / "config.json").is_file()
     return TINY_WEIGHTS
+
+
+def run_to_end(job, seconds: float) -> None:
+    """Start `job` (a `ReconstructJob`) and tick it, as the panel's timer does, until it
+    finishes or `seconds` pass."""
+    job.start()
+    deadline = time.monotonic() + seconds
+    while not job.tick().finished and time.monotonic() < deadline:
+        time.sleep(0.02)

@@ -5,6 +5,7 @@ import time
 
 import pytest
 
+from tests.blender.jobs.conftest import run_to_end
 from vggt4d_blender.jobs.backend_client import BackendClient, BackendError
 from vggt4d_blender.jobs.job import ReconstructJob
 
@@ -22,10 +23,7 @@ def test_a_backend_that_dies_at_start_fails_the_job_with_its_last_log_line(tmp_p
     broken.write_text("#!/bin/sh\necho 'ModuleNotFoundError: No module named torch' >&2\nexit 1\n")
     broken.chmod(0o755)
     job = ReconstructJob(BackendClient(broken), {"footage": "x.mp4"})
-    job.start()
-    deadline = time.monotonic() + 10
-    while not job.tick().finished and time.monotonic() < deadline:
-        time.sleep(0.02)
+    run_to_end(job, 10)
     assert job.status.state == "failed"
     assert job.status.error_code == "backend_died"
     assert "No module named torch" in job.status.message

@@ -1,10 +1,9 @@
 """An add-on and a backend venv of different protocol versions: the job stops at ``hello``
 with a sentence that says which side is older and how to fix it, before any work is sent."""
 
-import time
-
 import pytest
 
+from tests.blender.jobs.conftest import run_to_end
 from vggt4d_blender.jobs.backend_client import BackendClient
 from vggt4d_blender.jobs.job import ReconstructJob
 from vggt4d_blender.protocol import PROTOCOL_VERSION
@@ -30,10 +29,7 @@ def test_protocol_mismatch_stops_the_job_with_the_fix(backend_python, tmp_path, 
     python = _backend_speaking(backend_python, PROTOCOL_VERSION + offset, tmp_path)
     output = tmp_path / "shot.vggt4d"
     job = ReconstructJob(BackendClient(python), {"input": "x.mp4", "output": str(output)})
-    job.start()
-    deadline = time.monotonic() + 120
-    while not job.tick().finished and time.monotonic() < deadline:
-        time.sleep(0.05)
+    run_to_end(job, 120)
     assert job.status.state == "failed"
     assert job.status.error_code == "protocol_mismatch"
     message = job.status.message
