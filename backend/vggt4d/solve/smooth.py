@@ -96,28 +96,27 @@ def smooth_path(
     called before each adjustment (it may raise to cancel).
     """
     frame_count = len(extrinsics)
-    terms = max(frame_count - len(_STENCIL) + 1, 0)
-    jerk = PathPrior(tracks, points, extrinsics, intrinsics, np.ones(terms)).jerk_px(extrinsics)
-    typical = float(np.median(jerk)) if terms else 0.0
-    breaks = jerk > max(_BREAK * typical, SMOOTHING_BUDGET_PX)
-    weights = np.where(breaks, 0.0, float(strength))
+    weights = np.zeros(max(frame_count - len(_STENCIL) + 1, 0))  # none: too short to smooth
+    if len(weights):
+        unit = PathPrior(tracks, points, extrinsics, intrinsics, np.ones(len(weights)))
+        jerk = unit.jerk_px(extrinsics)
+        weights[jerk <= max(_BREAK * float(np.median(jerk)), SMOOTHING_BUDGET_PX)] = strength
     base = _frame_means(errors, tracks, frame_count)
     base_median = float(np.median(errors))
     lens = LensModel("fixed", "none", False)
-    state = (extrinsics, points, errors)
-    accepted = False
-    for round_index in range(_ROUNDS if len(weights) else 0):
+    state = (extrinsics, points, errors)  # the unsmoothed solve unless a round holds the budget
+    for round_index in range(_ROUNDS if weights.any() else 0):
         if progress is not None:
             progress(round_index / _ROUNDS)
         prior = PathPrior(tracks, points, extrinsics, intrinsics, weights)
         result = adjust(
-            tracks, state[1], state[0], intrinsics, distortion, lens, 1.0, max_iterations, prior
+            tracks, points, extrinsics, intrinsics, distortion, lens, 1.0, max_iterations, prior
         )
         growth = _frame_means(result.errors, tracks, frame_count) - base
         over = np.flatnonzero(np.nan_to_num(growth) > SMOOTHING_BUDGET_PX)
         median_ok = np.median(result.errors) - base_median <= SMOOTHING_BUDGET_PX
         if median_ok and not len(over):
-            state, accepted = (result.extrinsics, result.points, result.errors), True
+            state = (result.extrinsics, result.points, result.errors)
             break
         if len(over):  # the differences that touch a frame over budget
             touched = (over[:, None] - np.arange(len(_STENCIL))[None, :]).ravel()
@@ -128,9 +127,8 @@ def smooth_path(
         weights[weights < _WEAKEST * strength] = 0.0
         if not weights.any():
             break
-    if not accepted:
-        weights[:] = 0.0
-        state = (extrinsics, points, errors)
+    else:
+        weights[:] = 0.0  # no round held the budget (or none ran)
     smoothed_extrinsics, smoothed_points, smoothed_errors = state
     return Smoothed(
         extrinsics=smoothed_extrinsics,

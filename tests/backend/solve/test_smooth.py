@@ -146,3 +146,19 @@ def test_smoothing_option_is_checked():
         SolveOptions(smooth=-1.0)
     with pytest.raises(InputError, match="smooth"):
         SolveOptions.from_dict({"smooth": "yes"})
+
+
+def test_a_shot_too_short_to_smooth_keeps_its_path(shot):
+    network = network_estimate(shot)
+    result = solve_cameras(
+        list(shot.plates[:3]),
+        network.extrinsics[:3],
+        network.intrinsics[:3],
+        network.depth[:3],
+        PLATE_TO_MODEL,
+        exclude=list(shot.movers[:3]),
+        options=SolveOptions(smooth=1.0, tracking=TrackOptions(max_tracks=60)),
+    )
+    section = result.summary()["smoothing"]
+    assert section["strength_used"] == 0.0 and section["cost_px"]["median"] == 0.0
+    assert section["jitter"]["before"] == section["jitter"]["after"]

@@ -75,3 +75,13 @@ def test_server_solve_streams_progress_and_cancel_leaves_the_bundle(unsolved, tm
     finally:
         server.send({"type": "shutdown", "id": "end"})
         server.close()
+
+
+def test_smooth_flags_reach_the_solve_options():
+    from vggt4d.cli import _job_options, _parser, _solve_options
+
+    parse = _parser().parse_args
+    reconstruct = parse(["reconstruct", "shot.mp4", "-o", "shot.vggt4d", "--smooth"])
+    assert _job_options(reconstruct).solve.smooth == 1.0
+    assert _solve_options(parse(["solve", "b.vggt4d", "--smooth-strength", "3"])).smooth == 3.0
+    assert _solve_options(parse(["solve", "b.vggt4d"])).smooth == 0.0
