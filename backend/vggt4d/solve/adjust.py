@@ -333,9 +333,11 @@ def _prior_jacobian(
     rotation update's left Jacobian, the lens columns zero."""
     frames = layout.frames
     natural = prior.jacobian(rotations, translations, world)
-    chain = scipy.sparse.block_diag(
-        [scipy.sparse.block_diag(_left_jacobian(rotvecs)), scipy.sparse.identity(3 * frames)]
+    rotation_chain = scipy.sparse.bsr_matrix(
+        (_left_jacobian(rotvecs), np.arange(frames), np.arange(frames + 1)),
+        shape=(3 * frames, 3 * frames),
     )
+    chain = scipy.sparse.block_diag([rotation_chain, scipy.sparse.identity(3 * frames)])
     poses = natural[:, : 6 * frames] @ chain
     lens_columns = layout.slices["points"].start - 6 * frames
     lens = csr_matrix((natural.shape[0], lens_columns))
