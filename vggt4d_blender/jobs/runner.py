@@ -47,6 +47,7 @@ def reconstruct_request(context: bpy.types.Context, masks_dir: Path | None = Non
         "confidence_percentile": settings.confidence_percentile,
         "point_budget": settings.point_budget,
         "reconstruct": {"refine": settings.refine},
+        "solve": solve_options(settings),
         "chunk_size": "auto" if settings.chunk_mode == "AUTO" else settings.chunk_size,
         "overlap": settings.overlap,
     }
@@ -54,13 +55,19 @@ def reconstruct_request(context: bpy.types.Context, masks_dir: Path | None = Non
 
 
 def solve_request(context: bpy.types.Context, masks_dir: Path | None = None) -> dict:
-    """The ``solve`` request for the last reconstruction's bundle, with the solve's default
+    """The ``solve`` request for the last reconstruction's bundle, with the panel's solve
     options (docs/protocol.md)."""
     bundle = context.scene.vggt4d.bundle_path
     if not bundle:
         raise BackendError("Reconstruct the shot first.", code="bad_input")
     masks = str(masks_dir) if masks_dir is not None else None
-    return {"bundle": bpy.path.abspath(bundle), "masks": masks, "options": {}}
+    options = solve_options(context.scene.vggt4d)
+    return {"bundle": bpy.path.abspath(bundle), "masks": masks, "options": options}
+
+
+def solve_options(settings: VGGT4D_PG_settings) -> dict:
+    """The camera solve's options from the panel (the backend's defaults for the rest)."""
+    return {"smooth": settings.smooth_camera}
 
 
 def video_frame_start(settings: VGGT4D_PG_settings) -> int:

@@ -36,6 +36,7 @@ def test_request_from_settings_is_accepted_by_the_backend(addon, backend_python,
     settings.frame_stride = 2
     settings.max_frames = 0
     settings.refine = False
+    settings.smooth_camera = 2.0
 
     request = runner.reconstruct_request(bpy.context, tmp_path / "masks")
 
@@ -49,6 +50,7 @@ def test_request_from_settings_is_accepted_by_the_backend(addon, backend_python,
     assert options["confidence_percentile"] == 25.0 and options["point_budget"] == 1_000_000
     assert options["video_frame_start"] == 1 and options["preprocess_mode"] == "auto"
     assert options["chunk_size"] == "auto" and options["overlap"] == 8
+    assert options["solve"]["smooth"] == 2.0 and options["solve"]["focal"] == "shared"
 
 
 def test_movie_clip_at_1001_numbers_the_plate_where_the_clip_shows_it(

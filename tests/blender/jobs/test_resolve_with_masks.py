@@ -85,11 +85,14 @@ def test_resolve_button_solves_with_the_masks_and_reimports(
     np.testing.assert_array_equal(_camera_path(scene)[0], path_before)
     shutil.move(tmp_path / "plate-moved", tmp_path / "cache" / "plate")
 
+    settings.smooth_camera = 1.0  # the panel's smoothing reaches the solve
     assert bpy.ops.vggt4d.resolve_with_masks() == {"FINISHED"}
 
     assert settings.status_state == "done" and settings.status_message == "Solve finished"
     solve = json.loads((bundle / "manifest.json").read_text())["solve"]
     assert solve["artist_mask_frames"] == list(range(1001, 1001 + FRAMES))
+    assert solve["smoothing"]["strength"] == 1.0
+    assert solve["smoothing"]["cost_px"]["median"] <= solve["smoothing"]["budget_px"]
     latest = sorted(bundle.parent.glob("shot.artist-masks-*"))[-1]  # one folder per press
     assert len(list(latest.glob("mask.*.png"))) == FRAMES
     # The re-imported shot shows the solve: its error on the panel, the solved lens and path.
