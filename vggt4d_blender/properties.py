@@ -150,6 +150,10 @@ class VGGT4D_PG_settings(bpy.types.PropertyGroup):
     solve_worst: StringProperty(
         name="Worst Frames", description="Frames with the largest mean solve error"
     )
+    solve_smoothing: StringProperty(
+        name="Smoothing",
+        description="What the temporal smoothing did to the last imported shot's camera path",
+    )
 
 
 class VGGT4D_PG_backend_status(bpy.types.PropertyGroup):

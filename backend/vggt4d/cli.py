@@ -244,16 +244,6 @@ def _solve(arguments: argparse.Namespace) -> int:
     return _info(argparse.Namespace(bundle=bundle))
 
 
-def _smoothing_line(smoothing: dict) -> str:
-    before, after = smoothing["jitter"]["before"], smoothing["jitter"]["after"]
-    return (
-        f"smoothed: strength {smoothing['strength_used']:g} of {smoothing['strength']:g}, cost "
-        f"{smoothing['cost_px']['median']:+.3f} px; jitter {before['rotation_deg']:.4f} -> "
-        f"{after['rotation_deg']:.4f} deg, {before['position_relative']:.4f} -> "
-        f"{after['position_relative']:.4f} of a step"
-    )
-
-
 def _batch(arguments: argparse.Namespace) -> int:
     from vggt4d.batch import record
 
@@ -320,6 +310,7 @@ def _export(arguments: argparse.Namespace) -> int:
 
 def _info(arguments: argparse.Namespace) -> int:
     from vggt4d.io.bundle import validate_bundle
+    from vggt4d.io.bundle_format import describe_smoothing
 
     manifest = validate_bundle(arguments.bundle)
     plate, model_input, counts = manifest["plate"], manifest["model_input"], manifest["counts"]
@@ -346,7 +337,7 @@ def _info(arguments: argparse.Namespace) -> int:
             f"k3 {lens['k3']:.4f}"
         )
         if "smoothing" in solve:
-            lines.append(_smoothing_line(solve["smoothing"]))
+            lines.append(f"smoothed: {describe_smoothing(solve['smoothing'])}")
     else:
         lines.append("solve:    none (network cameras)")
     chunking = manifest.get("chunking")

@@ -11,6 +11,7 @@ import numpy as np
 
 from ..bundle_format import (
     Bundle,
+    describe_smoothing,
     read_bundle,
     read_dynamic_points,
     read_static_points,
@@ -55,6 +56,7 @@ class ImportResult:
     warnings: list[str] = field(default_factory=list)
     solve_error_px: float | None = None  # median reprojection error of the camera solve
     worst_frames: list[tuple[int, float]] = field(default_factory=list)  # (frame, mean px)
+    smoothing: str = ""  # what the temporal smoothing did to the camera path, or empty
 
     def summary(self) -> str:
         return (
@@ -187,11 +189,13 @@ def _show_solve(scene: bpy.types.Scene, result: ImportResult) -> None:
         return
     panel.solve_error = -1.0 if result.solve_error_px is None else result.solve_error_px
     panel.solve_worst = result.worst_frames_text()
+    panel.solve_smoothing = result.smoothing
 
 
 def solve_summary(bundle: Bundle, worst: int = 3) -> dict:
     """The camera solve's error as Blender's tracker reports it: overall (the median, px) and
-    the `worst` frames by mean error; empty for a bundle without a solve."""
+    the `worst` frames by mean error, and what the path smoothing did; empty for a bundle
+    without a solve."""
     solve = bundle.manifest.get("solve")
     if solve is None:
         return {}
@@ -202,7 +206,12 @@ def solve_summary(bundle: Bundle, worst: int = 3) -> dict:
         if error is not None
     ]
     per_frame.sort(key=lambda item: -item[1])
-    return {"solve_error_px": float(errors["median"]), "worst_frames": per_frame[:worst]}
+    smoothing = solve.get("smoothing")
+    return {
+        "solve_error_px": float(errors["median"]),
+        "worst_frames": per_frame[:worst],
+        "smoothing": describe_smoothing(smoothing) if smoothing else "",
+    }
 
 
 def _import_markers(

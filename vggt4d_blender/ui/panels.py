@@ -78,6 +78,8 @@ def _draw_solve(layout: bpy.types.UILayout, settings: bpy.types.PropertyGroup) -
     )
     if settings.solve_worst:
         column.label(text=f"Worst: {settings.solve_worst}")
+    if settings.solve_smoothing:
+        column.label(text=f"Smoothed: {settings.solve_smoothing}")
 
 
 def _draw_masks(layout: bpy.types.UILayout, settings: bpy.types.PropertyGroup) -> None:

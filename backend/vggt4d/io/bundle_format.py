@@ -455,6 +455,20 @@ def _read_npy_header(stream: BinaryIO, label: str) -> tuple[np.dtype, tuple[int,
     return dtype, tuple(shape)
 
 
+def describe_smoothing(smoothing: dict[str, Any]) -> str:
+    """One line on what the path smoothing did (a manifest's ``solve.smoothing``), for
+    ``vggt4d info`` and the add-on's panel."""
+    before, after = smoothing["jitter"]["before"], smoothing["jitter"]["after"]
+    if smoothing["strength_used"] == 0:
+        return f"gave way at strength {smoothing['strength']:g}: the path is as solved"
+    return (
+        f"strength {smoothing['strength_used']:g} of {smoothing['strength']:g}, "
+        f"{smoothing['cost_px']['median']:+.3f} px; jitter {before['rotation_deg']:.3f} -> "
+        f"{after['rotation_deg']:.3f} deg, {before['position_relative']:.3f} -> "
+        f"{after['position_relative']:.3f} of a step"
+    )
+
+
 def read_tracks(bundle: Bundle) -> dict[str, np.ndarray] | None:
     """The solve's tracks, or None for a bundle without a solve: ``frame_index`` int32 [N]
     (0..S-1), ``track_index`` int32 [N] (0..T-1), ``xy`` float32 [N, 2] plate pixels,

@@ -34,6 +34,7 @@ def test_solved_bundle_shows_its_error_and_lens(addon, tmp_path, plate_pattern):
     settings = bpy.context.scene.vggt4d
     assert settings.solve_error == pytest.approx(0.12)
     assert settings.solve_worst.startswith("1002: 0.40 px")
+    assert settings.solve_smoothing == ""  # this solve was not smoothed
     clip = bpy.data.movieclips[result.plate]
     lens = clip.tracking.camera
     assert lens.distortion_model == "POLYNOMIAL"
@@ -75,3 +76,29 @@ def test_bundle_without_a_solve_imports_unchanged(addon, tmp_path, plate_pattern
     assert (lens.k1, lens.k2, lens.k3) == (0.0, 0.0, 0.0)
     assert len(bpy.data.movieclips[result.plate].tracking.tracks) == 0
     assert result.frames == 4 and result.static_points > 0
+
+
+def test_smoothed_solve_says_what_the_smoothing_did(addon, tmp_path, plate_pattern):
+    import bpy
+
+    data = _solved(
+        make_bundle_data(frames=[1001, 1002, 1003, 1004], source_path=str(plate_pattern))
+    )
+    jitter = {"before": {"position_relative": 0.02, "rotation_deg": 0.041}}
+    jitter["after"] = {"position_relative": 0.003, "rotation_deg": 0.026}
+    data.solve["smoothing"] = {
+        "strength": 1.0,
+        "strength_used": 1.0,
+        "limited_frames": [],
+        "budget_px": 0.05,
+        "cost_px": {"median": 0.002, "worst_frame": 0.007},
+        "jitter": jitter,
+    }
+    path = write_bundle(tmp_path / "smoothed.vggt4d", data)
+    result = import_bundle(bpy.context, path, ImportSettings(import_masks=False))
+    expected = "strength 1 of 1, +0.002 px; jitter 0.041 -> 0.026 deg, 0.020 -> 0.003 of a step"
+    assert result.smoothing == bpy.context.scene.vggt4d.solve_smoothing == expected
+    data.solve["smoothing"]["strength_used"] = 0.0
+    path = write_bundle(tmp_path / "gave_way.vggt4d", data)
+    import_bundle(bpy.context, path, ImportSettings(import_masks=False))
+    assert bpy.context.scene.vggt4d.solve_smoothing.startswith("gave way at strength 1")
