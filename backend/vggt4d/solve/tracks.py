@@ -19,6 +19,7 @@ import numpy as np
 
 from vggt4d.errors import InputError
 from vggt4d.option_types import check_values, options_from_json
+from vggt4d.solve.affine_tracking import AffineTemplates
 
 _OPENCV_TO_BUNDLE = 0.5
 
@@ -115,19 +116,25 @@ def track_plate(
             shape = grey.shape
             window, margin = _scaled_sizes(shape[1], options)
             spacing = _spacing(shape, options.max_tracks)
+            templates = AffineTemplates(window)
         elif grey.shape != shape:
             raise InputError(f"Plate frame {index} is {grey.shape[::-1]}, not {shape[::-1]}.")
         allowed = _shrink(allowed, margin)
         if previous_grey is not None and len(live_points):
-            keep, moved = _follow(previous_grey, grey, live_points, window, options)
-            keep &= _lookup(allowed, moved)
+            followed, moved = _follow(previous_grey, grey, live_points, window, options)
+            live_ids = live_ids[followed]
+            templates.select(followed)
+            moved, trusted = templates.refine(grey, moved[followed])
+            keep = trusted & _lookup(allowed, moved)
             live_ids, live_points = live_ids[keep], moved[keep]
+            templates.select(keep)
         if len(live_points) < options.max_tracks:
             fresh = _detect(
                 grey, allowed, live_points, options.max_tracks - len(live_points), spacing
             )
             live_ids = np.concatenate([live_ids, np.arange(next_id, next_id + len(fresh))])
             live_points = np.concatenate([live_points, fresh])
+            templates.add(grey, fresh)
             next_id += len(fresh)
         observed_frames.append(np.full(len(live_ids), index, np.int32))
         observed_ids.append(live_ids.copy())
