@@ -180,7 +180,7 @@ def solve_cameras(
         # The first round holds the lens: from the network's start the cameras and points
         # are far from consistent, and a free focal wanders +-15 % along the focal-depth
         # valley before they settle (measured on an 8-frame shot, which then never came back).
-        round_lens = LensModel("fixed") if round_index == 0 else lens
+        round_lens = LensModel("fixed") if round_index == 0 and not final else lens
         adjusted = adjust(tracks, state[3], *state[:3], round_lens, loss_scale, iterations)
         state = (adjusted.extrinsics, adjusted.intrinsics, adjusted.distortion, adjusted.points)
         errors = adjusted.errors
