@@ -24,6 +24,9 @@ from ..bundle_format import Bundle
 TRACKS_PER_CELL = 4
 """Tracks kept per grid cell of the plate at each round of the spread-out choice."""
 
+MIN_COMMON_TRACKS = 8
+"""Tracks Blender's solver needs on both keyframes."""
+
 
 @dataclass(frozen=True)
 class MarkerImport:
@@ -92,9 +95,13 @@ def import_markers(
     order = np.lexsort((index, owner))
     owner, index, xy = owner[order], index[order], xy[order]
     co = np.stack([xy[:, 0] / bundle.plate_width, 1.0 - xy[:, 1] / bundle.plate_height], axis=1)
-    clip_frames = np.asarray(bundle.frames, np.int64) - clip.frame_start + 1
     starts = np.searchsorted(owner, chosen, side="left")
     ends = np.searchsorted(owner, chosen, side="right")
+    clip_frames = np.asarray(bundle.frames, np.int64) - clip.frame_start + 1
+    keyframes = choose_keyframes(owner, index)
+    if keyframes is not None:
+        solved_object = clip.tracking.objects.active
+        solved_object.keyframe_a, solved_object.keyframe_b = clip_frames[list(keyframes)].tolist()
     collection = clip.tracking.tracks
     markers = 0
     for track_id, start, end in zip(chosen.tolist(), starts.tolist(), ends.tolist(), strict=True):
@@ -108,6 +115,32 @@ def import_markers(
         track.markers.foreach_set("mute", muted)
         markers += int(np.count_nonzero(~muted))
     return MarkerImport(len(chosen), available, markers)
+
+
+def choose_keyframes(owner: np.ndarray, index: np.ndarray) -> tuple[int, int] | None:
+    """Keyframes for Blender's solver (reconstructed-frame indices a < b), or None.
+
+    Blender's default pair (clip frames 1 and 30) may share too few tracks or lie outside a
+    short shot, and its automatic choice (*Keyframe*) takes minutes with a thousand tracks
+    (an eigen-decomposition per candidate frame). a is the first frame that sees at least
+    ``MIN_COMMON_TRACKS`` tracks; b the last frame still sharing half of a's tracks (the widest
+    baseline that keeps the pair well supported), else the last sharing ``MIN_COMMON_TRACKS``.
+    owner, index: the imported observations' track and reconstructed frame.
+    """
+    if len(index) == 0:
+        return None
+    per_frame = np.bincount(index)
+    busy = np.flatnonzero(per_frame >= MIN_COMMON_TRACKS)
+    if len(busy) == 0:
+        return None
+    first = int(busy[0])
+    common = np.bincount(index[np.isin(owner, owner[index == first])], minlength=len(per_frame))
+    common[: first + 1] = 0
+    for needed in (max(MIN_COMMON_TRACKS, per_frame[first] // 2), MIN_COMMON_TRACKS):
+        later = np.flatnonzero(common >= needed)
+        if len(later):
+            return first, int(later[-1])
+    return None
 
 
 def _track_markers(

@@ -11,11 +11,12 @@ imported markers and the imported clip lens, must reach a near-zero solve error.
 import numpy as np
 import pytest
 
+from tests.blender.importers.blender_solver import solve_with_blender
 from tests.blender.importers.conftest import write_plate
 from tests.blender.render_truth import BLENDER_FROM_OPENCV, opencv_camera
 from tests.importers.bundle_factory import make_bundle_data, with_solve
 from vggt4d.io.bundle import write_bundle
-from vggt4d_blender.importers.markers import choose_tracks
+from vggt4d_blender.importers.markers import choose_keyframes, choose_tracks
 from vggt4d_blender.importers.shot import ImportSettings, import_bundle
 
 WIDTH, HEIGHT = 320, 180
@@ -107,21 +108,6 @@ def _markers(track) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     return frames, co.reshape(-1, 2).astype(np.float64), muted
 
 
-def _solve_with_blender(bpy, clip) -> float:
-    """Blender's own camera solver on the clip's markers and lens: its average error, px."""
-    window = bpy.context.window_manager.windows[0]
-    area = window.screen.areas[0]
-    area.type = "CLIP_EDITOR"
-    area.spaces.active.clip = clip
-    region = next(region for region in area.regions if region.type == "WINDOW")
-    clip.tracking.settings.use_keyframe_selection = True
-    override = {"window": window, "area": area, "region": region}
-    with bpy.context.temp_override(**override, space_data=area.spaces.active):
-        assert bpy.ops.clip.solve_camera() == {"FINISHED"}
-    assert clip.tracking.reconstruction.is_valid
-    return clip.tracking.reconstruction.average_error
-
-
 @pytest.mark.parametrize("k", [(0.0, 0.0, 0.0), (-0.12, 0.03, 0.0)], ids=["pinhole", "distorted"])
 def test_markers_hold_the_observations_and_agree_with_the_camera(factory_blender, tmp_path, k):
     bpy = factory_blender
@@ -168,8 +154,10 @@ def test_markers_hold_the_observations_and_agree_with_the_camera(factory_blender
     assert max(projection_error) < 0.5  # measured 8e-5 px
     assert np.median(projection_error) < 0.01
 
+    solved_object = clip.tracking.objects.active
+    assert (solved_object.keyframe_a, solved_object.keyframe_b) == (1, len(PLATE))  # imported
     # Measured below 1e-5 px on 4.2 to 5.3; ignoring the lens would cost pixels.
-    assert _solve_with_blender(bpy, clip) < 0.05
+    assert solve_with_blender(bpy, clip) < 0.05
 
 
 def _blender_intrinsics(clip) -> np.ndarray:
@@ -233,3 +221,12 @@ def test_choice_keeps_the_longest_tracks_spread_over_the_plate():
     assert np.isin(np.arange(400, 440), chosen).sum() >= 30  # the sparse parts are kept
     assert np.array_equal(choose_tracks(tracks, 320, 180, 1000), np.arange(440))
     assert len(choose_tracks(tracks, 320, 180, 0)) == 0
+
+
+def test_keyframes_are_the_widest_well_supported_pair():
+    # 20 tracks on frames 0-3; 10 of them go on to frame 6, and 8 of those to frame 8.
+    owner = np.concatenate([np.arange(20).repeat(4), np.arange(10).repeat(3), np.arange(8)])
+    index = np.concatenate([np.tile(np.arange(4), 20), np.tile([4, 5, 6], 10), np.full(8, 8)])
+    assert choose_keyframes(owner, index) == (0, 6)
+    assert choose_keyframes(owner[index < 4], index[index < 4]) == (0, 3)
+    assert choose_keyframes(owner[:28], index[:28]) is None  # never 8 tracks on one frame
