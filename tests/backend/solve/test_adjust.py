@@ -6,6 +6,7 @@ from scipy.optimize._numdiff import approx_derivative
 from scipy.spatial.transform import Rotation
 
 from vggt4d.solve import adjust as adjust_module
+from vggt4d.solve import levenberg
 from vggt4d.solve.adjust import LensModel, adjust, reprojection_errors
 from vggt4d.solve.gauge import Similarity, gauge_to, jitter
 from vggt4d.solve.tracks import Tracks
@@ -87,6 +88,22 @@ def test_adjust_recovers_cameras_lens_and_rejects_nothing_on_clean_data():
         tracks, result.points, result.extrinsics, result.intrinsics, result.distortion
     )
     np.testing.assert_allclose(errors, result.errors, atol=1e-9)
+
+
+def test_sparse_camera_system_gives_the_dense_solution(monkeypatch):
+    """Long shots solve the reduced camera system by sparse LU: the same steps as Cholesky."""
+    tracks, world, extrinsics, intrinsics, _ = _scene()
+    rng = np.random.default_rng(3)
+    start = extrinsics.copy()
+    start[:, :, 3] += rng.normal(size=(len(start), 3)) * 0.03
+    noisy_world = world + rng.normal(size=world.shape) * 0.05
+    lens = LensModel("shared")
+    dense = adjust(tracks, noisy_world, start, intrinsics * 1.03, np.zeros(3), lens, 1.0, 5)
+    monkeypatch.setattr(levenberg, "_DENSE_LIMIT", 0)
+    sparse = adjust(tracks, noisy_world, start, intrinsics * 1.03, np.zeros(3), lens, 1.0, 5)
+    assert sparse.iterations == dense.iterations
+    np.testing.assert_allclose(sparse.extrinsics, dense.extrinsics, atol=1e-9)
+    np.testing.assert_allclose(sparse.points, dense.points, atol=1e-9)
 
 
 def test_gauge_undoes_a_similarity_of_the_world():
