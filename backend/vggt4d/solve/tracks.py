@@ -35,6 +35,10 @@ class TrackOptions:
     exclusion_margin_px: excluded regions grow by this many pixels (at 1920 px width) so that
         no tracking window straddles a mover's edge.
     min_length: tracks seen in fewer frames are dropped (they cannot constrain the cameras).
+    max_length: longer tracks are cut into pieces of at most this many frames, each its own
+        3-D point, at staggered frames so every frame boundary stays bridged. It bounds the
+        bundle adjustment's cost per frame (each point couples every pair of frames that see
+        it), so a long, slow or locked-off shot solves in time linear in its length.
     """
 
     max_tracks: int = 1500
@@ -43,6 +47,7 @@ class TrackOptions:
     pyramid_levels: int = 3
     exclusion_margin_px: float = 12.0
     min_length: int = 3
+    max_length: int = 64
 
     def __post_init__(self) -> None:
         check_values(
@@ -51,6 +56,7 @@ class TrackOptions:
                 "max_tracks": 1,
                 "window": 1,
                 "min_length": 1,
+                "max_length": max(2, self.min_length),
                 "pyramid_levels": 0,
                 "exclusion_margin_px": 0,
             },
@@ -149,7 +155,8 @@ def track_plate(
         shape[1],
         shape[0],
     )
-    lengths = np.bincount(tracks.track, minlength=next_id)
+    tracks = _cut_long_tracks(tracks, options.max_length)
+    lengths = np.bincount(tracks.track, minlength=tracks.track_count)
     tracks = tracks.subset(lengths[tracks.track] >= options.min_length)
     if tracks.track_count == 0:
         raise InputError(
@@ -157,6 +164,21 @@ def track_plate(
             "or entirely masked."
         )
     return tracks
+
+
+def _cut_long_tracks(tracks: Tracks, max_length: int) -> Tracks:
+    """Tracks longer than `max_length` frames cut into pieces of at most that many, each
+    track at its own phase (its id modulo max_length) so that the cuts do not line up."""
+    count = tracks.track_count
+    first = np.full(count, np.iinfo(np.int64).max)
+    np.minimum.at(first, tracks.track, tracks.frame.astype(np.int64))
+    lengths = np.bincount(tracks.track, minlength=count)
+    age = tracks.frame - first[tracks.track]  # a live track is seen in every frame until it ends
+    phase = np.where(lengths > max_length, np.arange(count) % max_length, 0)[tracks.track]
+    piece = np.where(lengths[tracks.track] > max_length, (age + phase) // max_length, 0)
+    key = tracks.track.astype(np.int64) * (piece.max(initial=0) + 1) + piece
+    _, renumbered = np.unique(key, return_inverse=True)
+    return Tracks(tracks.frame, renumbered.astype(np.int32), tracks.xy, tracks.width, tracks.height)
 
 
 def _prepare(image: np.ndarray, exclude: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
