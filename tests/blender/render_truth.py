@@ -35,12 +35,14 @@ def configure_truth_render(bpy, scene, width: int, height: int) -> None:
     write_multilayer_exr(render.image_settings)
 
 
-def opencv_camera(bpy, camera, width: int, height: int) -> tuple[np.ndarray, np.ndarray]:
-    """(K [3,3] pixels of a width x height render, [R|t] camera-from-world in the OpenCV
-    world) at this frame."""
+def opencv_camera(
+    bpy, camera, width: int, height: int, pixel_aspect: float = 1.0
+) -> tuple[np.ndarray, np.ndarray]:
+    """(K [3,3] pixels of a width x height render whose pixels are ``pixel_aspect`` times as
+    wide as tall, [R|t] camera-from-world in the OpenCV world) at this frame."""
     depsgraph = bpy.context.evaluated_depsgraph_get()
     projection = np.array(
-        camera.calc_matrix_camera(depsgraph, x=width, y=height, scale_x=1.0, scale_y=1.0)
+        camera.calc_matrix_camera(depsgraph, x=width, y=height, scale_x=pixel_aspect, scale_y=1.0)
     )
     intrinsics = np.array(
         [

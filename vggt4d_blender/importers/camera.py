@@ -138,14 +138,16 @@ def _unrotated_video(bundle: Bundle, clip: bpy.types.MovieClip) -> str | None:
 
 
 def set_clip_lens(clip: bpy.types.MovieClip, bundle: Bundle, data: bpy.types.Camera) -> None:
-    """Give the Movie Clip the shot's lens (focal, sensor, principal point and the solve's
-    POLYNOMIAL k1-k3, docs/solve.md), so the Clip editor can show the plate undistorted and the
-    Movie Distortion node can undistort or redistort renders."""
+    """Give the Movie Clip the shot's lens (focal, sensor, pixel aspect, principal point and the
+    solve's POLYNOMIAL k1-k3, docs/solve.md), so the Clip editor can show the plate undistorted,
+    the Movie Distortion node can undistort or redistort renders and Blender's solver can
+    re-solve the imported markers."""
     lens = (bundle.manifest.get("solve") or {}).get("distortion", {})
     tracking_camera = clip.tracking.camera
     tracking_camera.sensor_width = data.sensor_width
     tracking_camera.units = "MILLIMETERS"
-    # The tracker's focal in pixels is focal_length * clip width / sensor_width.
+    tracking_camera.pixel_aspect = bundle.pixel_aspect  # the footage's (anamorphic squeeze)
+    # The tracker's focal in (horizontal) pixels is focal_length * clip width / sensor_width.
     focal_pixels = float(np.median(bundle.intrinsics[:, 0, 0]))
     tracking_camera.focal_length = focal_pixels * data.sensor_width / bundle.plate_width
     tracking_camera.distortion_model = "POLYNOMIAL"

@@ -25,7 +25,7 @@ FRAMES = PLATE[::2]  # reconstructed with stride 2: 1001, 1003, ..., 1023
 GAP_TRACK_EVERY = 7  # these tracks lose one middle observation (a disabled marker)
 
 
-def _truth_camera(bpy, shift):
+def _truth_camera(bpy, shift, pixel_aspect):
     scene = bpy.context.scene
     camera = bpy.data.objects.new("truth", bpy.data.cameras.new("truth"))
     scene.collection.objects.link(camera)
@@ -38,6 +38,7 @@ def _truth_camera(bpy, shift):
         camera.keyframe_insert("rotation_euler", frame=frame)
     scene.render.resolution_x, scene.render.resolution_y = WIDTH, HEIGHT
     scene.render.resolution_percentage = 100
+    scene.render.pixel_aspect_x = pixel_aspect
     return scene, camera
 
 
@@ -49,7 +50,7 @@ def _distort(pixels: np.ndarray, intrinsics: np.ndarray, k: tuple[float, float, 
     return normalised * (1 + k[0] * r2 + k[1] * r2**2 + k[2] * r2**3) * focal + centre
 
 
-def _observe(bpy, scene, camera, points_blender, k):
+def _observe(bpy, scene, camera, points_blender, k, pixel_aspect):
     """Tracks seen through Blender's own projection: (tracks dict, intrinsics, extrinsics)."""
     from bpy_extras.object_utils import world_to_camera_view
     from mathutils import Vector
@@ -57,7 +58,7 @@ def _observe(bpy, scene, camera, points_blender, k):
     frame_index, track_index, xy, intrinsics, extrinsics = [], [], [], [], []
     for number, frame in enumerate(FRAMES):
         scene.frame_set(frame)
-        k_matrix, rt = opencv_camera(bpy, camera, WIDTH, HEIGHT)
+        k_matrix, rt = opencv_camera(bpy, camera, WIDTH, HEIGHT, pixel_aspect)
         intrinsics.append(k_matrix)
         extrinsics.append(rt)
         for track, point in enumerate(points_blender):
@@ -80,17 +81,23 @@ def _observe(bpy, scene, camera, points_blender, k):
     return tracks, np.stack(intrinsics), np.stack(extrinsics)
 
 
-def _solved_truth_bundle(bpy, tmp_path, k, shift=(0.03, -0.02)):
-    scene, camera = _truth_camera(bpy, shift)
+def _solved_truth_bundle(bpy, tmp_path, k, shift=(0.03, -0.02), pixel_aspect=1.0):
+    scene, camera = _truth_camera(bpy, shift, pixel_aspect)
     rng = np.random.default_rng(3)
     count = 150
     points = np.stack(
         [rng.uniform(-5, 7, count), rng.uniform(0, 8, count), rng.uniform(-1, 5, count)], axis=1
     )
-    tracks, intrinsics, extrinsics = _observe(bpy, scene, camera, points, k)
+    tracks, intrinsics, extrinsics = _observe(bpy, scene, camera, points, k, pixel_aspect)
     bpy.data.objects.remove(camera)
     plate = write_plate(tmp_path / "plate", PLATE, WIDTH, HEIGHT)
-    data = make_bundle_data(frames=FRAMES, width=WIDTH, height=HEIGHT, source_path=str(plate))
+    data = make_bundle_data(
+        frames=FRAMES,
+        width=WIDTH,
+        height=HEIGHT,
+        source_path=str(plate),
+        pixel_aspect=pixel_aspect,
+    )
     data.extrinsics[:], data.intrinsics[:] = extrinsics, intrinsics
     data = with_solve(data, [0.0] * len(FRAMES), 0.0, 0.0, *k, tracks=tracks)
     return write_bundle(tmp_path / "truth.vggt4d", data), tracks, points
@@ -108,10 +115,16 @@ def _markers(track) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     return frames, co.reshape(-1, 2).astype(np.float64), muted
 
 
-@pytest.mark.parametrize("k", [(0.0, 0.0, 0.0), (-0.12, 0.03, 0.0)], ids=["pinhole", "distorted"])
-def test_markers_hold_the_observations_and_agree_with_the_camera(factory_blender, tmp_path, k):
+@pytest.mark.parametrize(
+    ("k", "pixel_aspect"),
+    [((0.0, 0.0, 0.0), 1.0), ((-0.12, 0.03, 0.0), 1.0), ((0.0, 0.0, 0.0), 2.0)],
+    ids=["pinhole", "distorted", "anamorphic"],
+)
+def test_markers_hold_the_observations_and_agree_with_the_camera(
+    factory_blender, tmp_path, k, pixel_aspect
+):
     bpy = factory_blender
-    path, tracks, points = _solved_truth_bundle(bpy, tmp_path, k)
+    path, tracks, points = _solved_truth_bundle(bpy, tmp_path, k, pixel_aspect=pixel_aspect)
     result = import_bundle(bpy.context, path, ImportSettings(import_masks=False))
     scene = bpy.context.scene
     camera = bpy.data.objects[result.camera]
@@ -165,7 +178,8 @@ def _blender_intrinsics(clip) -> np.ndarray:
     lens = clip.tracking.camera
     focal = lens.focal_length * WIDTH / lens.sensor_width
     centre_x, centre_y = lens.principal_point_pixels
-    return np.array([[focal, 0, centre_x], [0, focal, HEIGHT - centre_y], [0, 0, 1]])
+    vertical = focal * lens.pixel_aspect  # pixels are pixel_aspect times as wide as tall
+    return np.array([[focal, 0, centre_x], [0, vertical, HEIGHT - centre_y], [0, 0, 1]])
 
 
 def test_follow_track_reads_the_marker_of_plate_frame_n_at_scene_frame_n(factory_blender, tmp_path):
