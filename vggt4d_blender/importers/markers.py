@@ -8,7 +8,7 @@ clip's first frame is 1), and a clip shows clip frame 1 at scene frame ``clip.fr
 
 A track's 3-D position (``MovieTrackingTrack.bundle``, ``has_bundle``) is read-only in every
 Blender from 4.2 to 5.3: only Blender's own solver writes it, so the solve's 3-D points stay in
-the static cloud and the bundle's ``solve/tracks.npz``.
+the bundle's ``solve/tracks.npz`` (the static cloud, re-aligned by the solve, shares their world).
 """
 
 from __future__ import annotations
