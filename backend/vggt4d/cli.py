@@ -310,7 +310,7 @@ def _export(arguments: argparse.Namespace) -> int:
 
 def _info(arguments: argparse.Namespace) -> int:
     from vggt4d.io.bundle import validate_bundle
-    from vggt4d.io.bundle_format import describe_smoothing
+    from vggt4d.io.bundle_format import describe_lens_check, describe_smoothing
 
     manifest = validate_bundle(arguments.bundle)
     plate, model_input, counts = manifest["plate"], manifest["model_input"], manifest["counts"]
@@ -336,6 +336,9 @@ def _info(arguments: argparse.Namespace) -> int:
             f"{solve['tracks']} tracks; k1 {lens['k1']:.4f} k2 {lens['k2']:.4f} "
             f"k3 {lens['k3']:.4f}"
         )
+        warning = describe_lens_check(solve)
+        if warning:
+            lines.append(f"lens:     WARNING {warning}")
         if "smoothing" in solve:
             lines.append(f"smoothed: {describe_smoothing(solve['smoothing'])}")
     else:

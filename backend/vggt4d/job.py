@@ -23,6 +23,7 @@ from vggt4d import pipeline
 from vggt4d.chunks import Chunk, check_chunking, plan_chunks
 from vggt4d.errors import InputError, OutOfMemoryError
 from vggt4d.io.bundle import BundleData, ShotData, validate_bundle, write_bundle
+from vggt4d.io.bundle_format import describe_lens_check
 from vggt4d.io.footage import MAX_FRAME_NUMBER, Footage, FrameRange, open_footage, read_footage
 from vggt4d.io.masks import read_artist_masks
 from vggt4d.long_shot import LongShot, discard_resume_state, run_long_shot
@@ -250,8 +251,16 @@ def run_solve(
     run = Stages(tracker.update, should_cancel)
     bundle = solve_bundle(bundle_path, options, masks_dir, run.report)
     if log is not None:
-        log("info", _solve_message(validate_bundle(bundle)["solve"]))
+        _report_solve(validate_bundle(bundle)["solve"], log)
     return bundle
+
+
+def _report_solve(solve: dict[str, Any], report: LogCallback) -> None:
+    """Log a finished solve: its error, and a warning when the plate looks lens-distorted."""
+    report("info", _solve_message(solve))
+    warning = describe_lens_check(solve)
+    if warning:
+        report("warning", f"Lens: {warning}.")
 
 
 def _solve_message(solve: dict[str, Any]) -> str:
@@ -510,7 +519,7 @@ def _solve(
     except InputError as error:
         report("warning", f"Camera solve skipped, the network's cameras are kept: {error}")
         return data
-    report("info", _solve_message(solved.solve))
+    _report_solve(solved.solve, report)
     return solved
 
 
@@ -523,7 +532,7 @@ def _solve_stitched(bundle: Path, options: SolveOptions, run: Stages, report: Lo
     except InputError as error:
         report("warning", f"Camera solve skipped, the network's cameras are kept: {error}")
         return
-    report("info", _solve_message(validate_bundle(bundle)["solve"]))
+    _report_solve(validate_bundle(bundle)["solve"], report)
 
 
 def _shot_data(

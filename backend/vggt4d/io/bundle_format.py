@@ -469,6 +469,21 @@ def describe_smoothing(smoothing: dict[str, Any]) -> str:
     )
 
 
+def describe_lens_check(solve: dict[str, Any]) -> str | None:
+    """The warning for a solve (a manifest's ``solve``) made without a lens model on a plate
+    that looks lens-distorted (its ``lens_check``, docs/solve.md); None otherwise. For
+    ``vggt4d info``, the job's log and the add-on."""
+    check = solve.get("lens_check")
+    if not check or not check["distorted"]:
+        return None
+    return (
+        "the plate looks lens-distorted: with --distortion polynomial the median solve error "
+        f"drops from {solve['reprojection_error_px']['median']:.3f} to "
+        f"{check['median_px']:.3f} px (k1 about {check['k1']:+.3f}). Re-solve with it: without "
+        "a lens model the focal and the points soak the distortion up"
+    )
+
+
 def read_tracks(bundle: Bundle) -> dict[str, np.ndarray] | None:
     """The solve's tracks, or None for a bundle without a solve: ``frame_index`` int32 [N]
     (0..S-1), ``track_index`` int32 [N] (0..T-1), ``xy`` float32 [N, 2] plate pixels,

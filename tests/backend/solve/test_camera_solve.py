@@ -37,6 +37,7 @@ def test_solve_reaches_matchmove_accuracy(shot):
         < 0.2 * summary["jitter"]["before"]["rotation_deg"]
     )
     assert summary["distortion"] == {"model": "polynomial", "k1": 0.0, "k2": 0.0, "k3": 0.0}
+    assert not summary["lens_check"]["distorted"], summary["lens_check"]
     # Gauged into the network's world: the solved path overlays the network's, not elsewhere.
     assert trajectory_error(result.extrinsics, network.extrinsics) < 2 * network_ate
     assert 0.8 < result.gauge.scale < 1.25
@@ -62,6 +63,7 @@ def test_polynomial_distortion_recovers_k1(shot):
         plain.summary()["reprojection_error_px"]["median"]
         > result.summary()["reprojection_error_px"]["median"]
     )
+    assert plain.lens_check["distorted"] and result.lens_check is None
 
 
 def test_masks_beat_no_masks_when_movers_fill_the_frame(crowded_shot):
