@@ -349,6 +349,8 @@ def _run(job: _Job) -> Path:
         )
         run.timings.update(stitched.timings)
         shot = ShotArrays(stitched.extrinsics, stitched.intrinsics, stitched.clouds)
+        if stitched.transparent_share is not None:
+            report("info", _transparency_note(stitched.transparent_share))
         chunking = stitched.chunking
     del model
 
@@ -397,7 +399,11 @@ def _single_pass(
         report("info", f"Read {len(footage.frames)} frames of {footage.width}x{footage.height}.")
         images, mapping = preprocess_frames(footage.frames, mode, footage.pixel_aspect)
         artist_masks = _artist_masks(options.masks_dir, footage, mapping, report)
-        excluded, transparent = _excluded_pixels(footage, mapping, report)
+        transparent = mapping.transparent_to_model(footage.transparent)
+        excluded = mapping.no_picture(len(footage.frames), transparent)
+        if footage.transparent is not None:
+            share = float(np.mean([clear.mean() for clear in footage.transparent]))
+            report("info", _transparency_note(share))
     device = next(model.parameters()).device
     reconstruction = pipeline.reconstruct(
         images.to(device),
@@ -416,20 +422,11 @@ def _single_pass(
     per_frame = {
         "depth": reconstruction.depth,
         "depth_conf": reconstruction.depth_conf,
-        "coarse_masks": _plate_masks(reconstruction.coarse_masks, footage, mapping),
-        "refined_masks": _plate_masks(reconstruction.refined_masks, footage, mapping),
+        "coarse_masks": mapping.masks_to_plate(reconstruction.coarse_masks, footage.transparent),
+        "refined_masks": mapping.masks_to_plate(reconstruction.refined_masks, footage.transparent),
     }
     shot = ShotArrays(reconstruction.extrinsics, reconstruction.intrinsics, clouds)
     return footage, mapping, shot, per_frame
-
-
-def _plate_masks(masks: np.ndarray, footage: Footage, mapping: PlateMapping) -> np.ndarray:
-    """Model-resolution mover masks -> plate resolution, never on a transparent plate pixel
-    (the upsampling would blur a mover's edge onto the cut-out)."""
-    plate = mapping.masks_to_plate(masks)
-    if footage.transparent is not None:
-        plate &= ~np.stack(footage.transparent)
-    return plate
 
 
 def _warn_unseen_rows(mapping: PlateMapping, plate_height: int, report: LogCallback) -> None:
@@ -603,25 +600,14 @@ def software_versions(device: torch.device) -> dict[str, str]:
     return versions
 
 
-def _excluded_pixels(
-    footage: Footage, mapping: PlateMapping, report: LogCallback
-) -> tuple[np.ndarray, np.ndarray | None]:
-    """Model pixels that give no points: padding around the plate and transparent plate pixels
-    (alpha < 0.5), bool [S, H, W]; and the transparent ones alone (None without any), which
-    pass 2 masks so a cut-out never passes for white static scenery, without calling them
-    movers."""
-    excluded = np.repeat(mapping.outside_plate()[None], len(footage.frames), axis=0)
-    if footage.transparent is None:
-        return excluded, None
-    transparent = np.stack([mapping.mask_to_model(clear) for clear in footage.transparent])
-    excluded |= transparent
-    share = float(np.mean([clear.mean() for clear in footage.transparent]))
-    report(
-        "info",
+def _transparency_note(share: float) -> str:
+    """What a job tells the user about a plate with alpha; ``share`` is the transparent part
+    (alpha < 0.5) of the plate's pixels over the shot. Pass 2 masks those pixels so a cut-out
+    never passes for white static scenery, without calling them movers."""
+    return (
         f"{share:.0%} of the plate is transparent (alpha < 0.5): masked in pass 2, left "
-        "without points and out of the moving-object masks.",
+        "without points and out of the moving-object masks."
     )
-    return excluded, transparent
 
 
 def _artist_masks(

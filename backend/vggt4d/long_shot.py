@@ -1,7 +1,8 @@
 """Shots of any length: VGGT4D chunk by chunk, stitched by Sim(3), resumable after a kill.
 
 Per chunk (`run_chunk`, a plain function of its inputs so a scheduler can call it): decode
-only the chunk's frames, run VGGT4D on them (its temporal window stays inside the chunk),
+only the chunk's frames with their alpha, run VGGT4D on them (its temporal window stays inside
+the chunk; transparent pixels are handled as in a one-pass job),
 and align the result to the previous chunk by a robust similarity fitted on the static,
 confident pixels of their overlap frames (`vggt4d.stitching`). The previous chunk's masks of
 the overlap frames enter the chunk as artist masks, so both chunks agree on what moves there
@@ -80,18 +81,24 @@ class Overlap:
 
 @dataclass
 class ChunkResult:
-    """One chunk moved into the shot's world (depth scaled by the similarity's scale)."""
+    """One chunk moved into the shot's world (depth scaled by the similarity's scale).
+
+    transparent: the chunk's transparent plate pixels (alpha < 0.5), bool [plate_h, plate_w]
+    per frame, None when it has none.
+    """
 
     chunk: Chunk
     reconstruction: pipeline.Reconstruction
     similarity: Similarity
     seam: dict[str, Any] | None
+    transparent: list[np.ndarray] | None = None
 
 
 @dataclass
 class StitchedShot:
     """The whole shot after the last chunk: cameras (intrinsics in model pixels), clouds,
-    the manifest's ``chunking`` section, and the directory holding the written frames."""
+    the manifest's ``chunking`` section, the directory holding the written frames, and the
+    transparent share of the plate's pixels (alpha < 0.5; None when no frame has alpha)."""
 
     extrinsics: np.ndarray
     intrinsics: np.ndarray
@@ -99,6 +106,7 @@ class StitchedShot:
     chunking: dict[str, Any]
     frames: PartialBundle
     timings: dict[str, float]
+    transparent_share: float | None
 
 
 def resume_directory(output: str | Path) -> Path:
@@ -116,9 +124,10 @@ def run_chunk(
 ) -> ChunkResult:
     """Decode, reconstruct and align one chunk. Raises InputError when the footage ends
     before the chunk does, ReconstructionError when the overlap cannot be aligned."""
-    decoded = shot.reader.read(chunk.start, chunk.stop)
+    decoded, transparent = shot.reader.read(chunk.start, chunk.stop)
     images, _ = preprocess_frames(decoded, shot.preprocess_mode, shot.reader.footage.pixel_aspect)
     del decoded
+    clear = shot.mapping.transparent_to_model(transparent)
     masks = {
         frame - chunk.start: mask
         for frame, mask in shot.artist_masks.items()
@@ -134,10 +143,14 @@ def run_chunk(
         shot.model,
         shot.options,
         artist_masks=masks,
+        transparent=clear,
         progress=progress,
         should_cancel=should_cancel,
     )
-    return align_chunk(result, chunk, previous, shot.reader.footage.frame_numbers)
+    no_picture = shot.mapping.no_picture(chunk.stop - chunk.start, clear)
+    aligned = align_chunk(result, chunk, previous, shot.reader.footage.frame_numbers, no_picture)
+    aligned.transparent = transparent
+    return aligned
 
 
 def align_chunk(
@@ -145,15 +158,20 @@ def align_chunk(
     chunk: Chunk,
     previous: Overlap | None,
     frame_numbers: list[int],
+    no_picture: np.ndarray | None = None,
 ) -> ChunkResult:
     """Move a chunk's reconstruction (in place) into the world of the previous chunk's
     overlap; the first chunk defines the world. ``frame_numbers`` are the shot's plate
-    frame numbers (for the seam record). Raises ReconstructionError (see `align_points`)."""
+    frame numbers (for the seam record); ``no_picture`` (bool [S, h, w], model resolution)
+    marks the chunk's pixels that are padding or transparent, never correspondences.
+    Raises ReconstructionError (see `align_points`)."""
     if previous is None:
         return ChunkResult(chunk, result, Similarity.identity(), None)
     first = previous.start - chunk.start
     overlap = slice(first, first + len(previous.masks))
-    alignment = align_points(*_correspondences(result, overlap, previous), seed=chunk.index)
+    pictured = None if no_picture is None else ~no_picture[overlap]
+    correspondences = _correspondences(result, overlap, previous, pictured)
+    alignment = align_points(*correspondences, seed=chunk.index)
     similarity = alignment.similarity
     result.extrinsics = similarity.apply_cameras(result.extrinsics).astype(np.float32)
     result.depth = result.depth * np.float32(similarity.scale)
@@ -220,13 +238,19 @@ def run_long_shot(
         for stage, seconds in result.reconstruction.timings.items():
             timings[stage] = timings.get(stage, 0.0) + seconds
         previous = _store_chunk(root, shot, result, frames)
-        state["finished"].append({"similarity": result.similarity.to_dict(), "seam": result.seam})
+        state["finished"].append(
+            {
+                "similarity": result.similarity.to_dict(),
+                "seam": result.seam,
+                "transparent_pixels": _owned_transparent_pixels(result),
+            }
+        )
         _write_json(root / _STATE, state)
         progress(chunk.index, "refinement", 1.0)
     extrinsics, intrinsics, clouds = _gather(root, shot)
-    return StitchedShot(
-        extrinsics, intrinsics, clouds, _chunking_record(shot, state), frames, timings
-    )
+    chunking = _chunking_record(shot, state)
+    share = _transparent_share(shot, state)
+    return StitchedShot(extrinsics, intrinsics, clouds, chunking, frames, timings, share)
 
 
 def discard_resume_state(output: str | Path) -> None:
@@ -244,12 +268,18 @@ def fingerprint_of(values: Mapping[str, Any]) -> str:
 
 
 def _correspondences(
-    result: pipeline.Reconstruction, overlap: slice, previous: Overlap
+    result: pipeline.Reconstruction,
+    overlap: slice,
+    previous: Overlap,
+    pictured: np.ndarray | None,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Chunk points and the previous chunk's points of the same static, confident pixels."""
+    """Chunk points and the previous chunk's points of the same static, confident pixels
+    (only ``pictured`` ones when given: neither padding nor transparent)."""
     source = result.world_points[overlap]
     confidence = result.depth_conf[overlap]
     keep = ~result.refined_masks[overlap] & ~previous.masks
+    if pictured is not None:
+        keep &= pictured
     keep &= np.isfinite(source).all(-1) & np.isfinite(previous.points).all(-1)
     for values in (confidence, previous.confidence):
         finite = values[np.isfinite(values)]
@@ -326,16 +356,17 @@ def _store_chunk(root: Path, shot: LongShot, result: ChunkResult, frames: Partia
     chunk, reconstruction = result.chunk, result.reconstruction
     own = slice(chunk.own_start - chunk.start, chunk.own_stop - chunk.start)
     mapping = shot.mapping
+    transparent = None if result.transparent is None else result.transparent[own]
     frames.write_frames(
         chunk.own_start,
         reconstruction.depth[own],
         reconstruction.depth_conf[own],
-        mapping.masks_to_plate(reconstruction.coarse_masks[own]),
-        mapping.masks_to_plate(reconstruction.refined_masks[own]),
+        mapping.masks_to_plate(reconstruction.coarse_masks[own], transparent),
+        mapping.masks_to_plate(reconstruction.refined_masks[own], transparent),
     )
-    padding = np.repeat(mapping.outside_plate()[None], chunk.own_stop - chunk.own_start, axis=0)
+    no_picture = mapping.no_picture(own.stop - own.start, mapping.transparent_to_model(transparent))
     clouds = build_point_clouds(
-        _OwnFrames(reconstruction, own), _chunk_cloud_options(shot, chunk), padding
+        _OwnFrames(reconstruction, own), _chunk_cloud_options(shot, chunk), no_picture
     )
     following = shot.chunks[chunk.index + 1] if chunk.index + 1 < len(shot.chunks) else None
     overlap = next_overlap(result, following)
@@ -365,6 +396,24 @@ class _OwnFrames:
         self.depth_conf = reconstruction.depth_conf[own]
         self.world_points = reconstruction.world_points[own]
         self.refined_masks = reconstruction.refined_masks[own]
+
+
+def _owned_transparent_pixels(result: ChunkResult) -> float:
+    """How many of the plate pixels of the frames the chunk owns are transparent."""
+    if result.transparent is None:
+        return 0.0
+    chunk = result.chunk
+    owned = result.transparent[chunk.own_start - chunk.start : chunk.own_stop - chunk.start]
+    return float(sum(int(clear.sum()) for clear in owned))
+
+
+def _transparent_share(shot: LongShot, state: Mapping[str, Any]) -> float | None:
+    """The transparent share of the shot's plate pixels (None when no chunk had any)."""
+    transparent = sum(finished.get("transparent_pixels", 0.0) for finished in state["finished"])
+    if not transparent:
+        return None
+    footage = shot.reader.footage
+    return transparent / (len(shot.reader) * footage.width * footage.height)
 
 
 def _chunk_cloud_options(shot: LongShot, chunk: Chunk) -> CloudOptions:

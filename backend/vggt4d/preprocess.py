@@ -115,9 +115,30 @@ class PlateMapping:
         )
         return _resize_mask(unshifted, (self.plate_height, self.plate_width)) > 0.5
 
-    def masks_to_plate(self, masks: np.ndarray) -> np.ndarray:
-        """``mask_to_plate`` for a stack: bool [S, H, W] -> [S, plate_h, plate_w]."""
-        return np.stack([self.mask_to_plate(mask) for mask in masks])
+    def masks_to_plate(
+        self, masks: np.ndarray, transparent: Sequence[np.ndarray] | None = None
+    ) -> np.ndarray:
+        """``mask_to_plate`` for a stack: bool [S, H, W] -> [S, plate_h, plate_w]. Mover masks
+        are never on a ``transparent`` plate pixel (S bool [plate_h, plate_w], alpha < 0.5):
+        the upsampling would blur a mover's edge onto the cut-out."""
+        plate = np.stack([self.mask_to_plate(mask) for mask in masks])
+        if transparent is not None:
+            plate &= ~np.stack(transparent)
+        return plate
+
+    def transparent_to_model(self, transparent: Sequence[np.ndarray] | None) -> np.ndarray | None:
+        """Transparent plate pixels (S bool [plate_h, plate_w], alpha < 0.5) -> bool [S, H, W]
+        at model resolution, what ``pipeline.reconstruct(transparent=...)`` takes; None
+        stays None."""
+        if transparent is None:
+            return None
+        return np.stack([self.mask_to_model(clear) for clear in transparent])
+
+    def no_picture(self, frames: int, transparent: np.ndarray | None) -> np.ndarray:
+        """Model pixels with no picture, which give no points: the padding around the plate
+        and the ``transparent`` ones (bool [S, H, W] model resolution, or None); bool [S, H, W]."""
+        excluded = np.repeat(self.outside_plate()[None], frames, axis=0)
+        return excluded if transparent is None else excluded | transparent
 
     def plate_to_model(self) -> dict[str, float]:
         """The bundle manifest's ``plate_to_model`` record (docs/bundle.md)."""

@@ -1,6 +1,7 @@
 """Plates with alpha and tall plates, through a real job on the tiny weights: transparent pixels
-and padding give no points, transparent pixels are masked in pass 2 but are not movers,
-premultiplied EXR alpha is read."""
+and padding give no points, transparent pixels are masked in pass 2 but are not movers, in one
+pass and in chunks, from RGBA image sequences and from video with alpha; premultiplied EXR
+alpha is read."""
 
 from pathlib import Path
 
@@ -8,9 +9,13 @@ import cv2
 import numpy as np
 import pytest
 
+from tests.backend.io.shot_videos import write_alpha_video
+from vggt4d import pipeline
 from vggt4d.io.bundle import read_bundle
 from vggt4d.io.footage import read_footage
 from vggt4d.job import JobOptions, run_job
+
+STRIP_FRAMES, STRIP_CUT = 8, 200  # thin RGBA plates: columns from STRIP_CUT on are cut out
 
 
 def _texture(height: int, width: int, seed: int) -> np.ndarray:
@@ -79,3 +84,79 @@ def test_premultiplied_exr_alpha_is_read(tmp_path: Path, monkeypatch: pytest.Mon
     assert tuple(left) == (124, 124, 124)  # linear 0.2 in sRGB
     # premultiplied over white: 0.05 + (1 - 0.25) = 0.8 linear
     assert tuple(right) == (231, 231, 231)
+
+
+def _strip_frames() -> list[np.ndarray]:
+    """Thin RGBA frames (16x296: a 518x28 model input, cheap) with a transparent right third."""
+    frames = []
+    for number in range(1, STRIP_FRAMES + 1):
+        rgba = np.dstack([_texture(16, 296, number), np.full((16, 296), 255, np.uint8)])
+        rgba[:, STRIP_CUT:, 3] = 0
+        frames.append(rgba)
+    return frames
+
+
+def _run_recording(
+    footage: str, output: Path, weights: Path, monkeypatch: pytest.MonkeyPatch, **options
+) -> tuple[object, list[str], list[np.ndarray]]:
+    """A job without camera solve; also what each VGGT4D pass got as transparent pixels."""
+    passes: list[np.ndarray] = []
+    reconstruct = pipeline.reconstruct
+
+    def recording(*args, transparent=None, **kwargs):
+        passes.append(transparent)
+        return reconstruct(*args, transparent=transparent, **kwargs)
+
+    logs: list[str] = []
+    job = JobOptions(weights=str(weights), confidence_percentile=0.0, solve=None, **options)
+    with monkeypatch.context() as patch:
+        patch.setattr(pipeline, "reconstruct", recording)
+        bundle = run_job(footage, output, job, log=lambda _level, text: logs.append(text))
+    return read_bundle(bundle), logs, passes
+
+
+def _check_cut_out(data, logs: list[str]) -> None:
+    """No point on the cut-out (composited white), no mover there, and the user is told."""
+    assert any("32% of the plate is transparent" in text for text in logs)
+    assert len(data.static_points) > 0
+    assert _white_share(data.static_colors) == 0.0
+    assert _white_share(data.dynamic_colors) == 0.0
+    assert not data.refined_masks[:, :, STRIP_CUT:].any()
+    assert not data.coarse_masks[:, :, STRIP_CUT:].any()
+
+
+def test_chunked_rgba_sequence_honours_alpha_like_one_pass(
+    tmp_path: Path, tiny_weights: Path, monkeypatch: pytest.MonkeyPatch
+):
+    plates = tmp_path / "plates"
+    plates.mkdir()
+    for number, rgba in enumerate(_strip_frames(), start=1):
+        assert cv2.imwrite(str(plates / f"strip.{number:04d}.png"), rgba)
+    footage = str(plates / "strip.####.png")
+    chunked, chunked_logs, chunk_passes = _run_recording(
+        footage, tmp_path / "chunked.vggt4d", tiny_weights, monkeypatch, chunk_size=4, overlap=2
+    )
+    single, single_logs, (single_pass,) = _run_recording(
+        footage, tmp_path / "single.vggt4d", tiny_weights, monkeypatch
+    )
+    assert single.chunking is None
+    spans = [(c["first_frame"], c["last_frame"]) for c in chunked.chunking["chunks"]]
+    assert spans == [(1, 4), (3, 6), (5, 8)]
+    # every chunk's passes mask exactly the one-pass run's transparent pixels of its frames
+    assert single_pass is not None and single_pass[:, :, -100:].all()
+    for (first, last), transparent in zip(spans, chunk_passes, strict=True):
+        assert np.array_equal(transparent, single_pass[first - 1 : last])
+    for data, logs in ((chunked, chunked_logs), (single, single_logs)):
+        _check_cut_out(data, logs)
+
+
+def test_chunked_video_with_alpha_honours_it(
+    tmp_path: Path, tiny_weights: Path, monkeypatch: pytest.MonkeyPatch
+):
+    video = write_alpha_video(tmp_path / "strip", _strip_frames(), "prores_4444")
+    data, logs, passes = _run_recording(
+        str(video), tmp_path / "strip.vggt4d", tiny_weights, monkeypatch, chunk_size=4, overlap=2
+    )
+    assert len(data.chunking["chunks"]) == 3 and len(passes) == 3
+    assert all(transparent is not None and transparent[:, :, -100:].all() for transparent in passes)
+    _check_cut_out(data, logs)

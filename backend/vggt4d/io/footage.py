@@ -346,7 +346,18 @@ def _read_image(file: Path) -> tuple[np.ndarray, np.ndarray | None]:
         raise InputError(f"Cannot read image {file}: {error}") from error
     if image is None:
         raise InputError(f"Cannot read image {file}: empty, damaged or not an image.")
+    return _picture(image)
+
+
+def _picture(image: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
+    """An OpenCV-order image (grey/BGR/BGRA, any depth) -> uint8 RGB composited on white, and
+    where it is transparent (None without an alpha channel)."""
     return _to_rgb8(image), _transparent(image)
+
+
+def _video_picture(frame: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
+    """A decoded video frame (RGB, or BGRA when the stream carries alpha) -> `_picture`'s pair."""
+    return (frame, None) if frame.shape[2] == 3 else _picture(frame)
 
 
 def _transparent(image: np.ndarray) -> np.ndarray | None:
@@ -369,6 +380,8 @@ def _to_rgb8(image: np.ndarray) -> np.ndarray:
         image = image[..., None]
     if image.dtype == np.uint8 and image.shape[2] == 3:
         return cv2.cvtColor(image, cv2.COLOR_BGR2RGB)
+    if image.dtype == np.uint8 and image.shape[2] == 4 and (image[..., 3] == 255).all():
+        return cv2.cvtColor(image, cv2.COLOR_BGRA2RGB)  # opaque: nothing to composite
     is_float = image.dtype.kind == "f"
     scale = 1.0 if is_float else float(np.iinfo(image.dtype).max)
     values = image.astype(np.float32) / scale
@@ -414,8 +427,10 @@ def _read_video(
             + (f" (from frame {missing[0]})" if missing else "")
             + "; they are left out."
         )
-    frames = [decoded[position] for position in kept]
-    return _video_footage(path, index, kept, frames, warnings, first_video_frame)
+    pictures = [_video_picture(decoded[position]) for position in kept]
+    frames = [frame for frame, _ in pictures]
+    transparent = _transparency([clear for _, clear in pictures], frames[0].shape[:2])
+    return _video_footage(path, index, kept, frames, warnings, first_video_frame, transparent)
 
 
 def _video_selection(
@@ -449,9 +464,10 @@ def _video_footage(
     frames: list[np.ndarray],
     warnings: list[str],
     first_video_frame: int,
+    transparent: list[np.ndarray] | None,
 ) -> Footage:
     """The Footage of ``positions`` of a video; ``frames`` are their pixels (or only the
-    first, for a reader that decodes on demand)."""
+    first, for a reader that decodes on demand) and ``transparent`` their alpha < 0.5 masks."""
     return Footage(
         frames=frames,
         frame_numbers=[index.numbers[position] for position in positions],
@@ -466,6 +482,7 @@ def _video_footage(
         timestamps=[index.seconds[position] for position in positions],
         variable_rate=index.variable_rate,
         video_frame_start=first_video_frame,
+        transparent=transparent,
     )
 
 
@@ -477,19 +494,23 @@ class FootageReader:
     """A shot opened for reading on demand, so a long shot never sits in memory whole.
 
     ``footage`` describes the whole selection (frame numbers, rate, plate size, timestamps,
-    file names, ...) but holds only the first frame's pixels; ``read`` decodes a range.
+    file names, ...) but holds only the first frame's pixels and no alpha; ``read`` decodes a
+    range with its alpha.
     """
 
     footage: Footage
-    _decode: Callable[[int, int], list[np.ndarray]]
+    _decode: Callable[[int, int], list[tuple[np.ndarray, np.ndarray | None]]]
 
     def __len__(self) -> int:
         return len(self.footage.frame_numbers)
 
-    def read(self, start: int, stop: int) -> list[np.ndarray]:
-        """Frames ``start..stop-1`` of the selection as uint8 RGB ``[H, W, 3]``. Raises
+    def read(self, start: int, stop: int) -> tuple[list[np.ndarray], list[np.ndarray] | None]:
+        """Frames ``start..stop-1`` of the selection as uint8 RGB ``[H, W, 3]`` (alpha
+        composited on white), and their transparent pixels (alpha < 0.5, bool ``[H, W]`` per
+        frame; None when none of them has one), as `read_footage` gives them. Raises
         InputError when one does not decode (a truncated file) or has another size."""
-        frames = self._decode(start, stop)
+        pictures = self._decode(start, stop)
+        frames = [frame for frame, _ in pictures]
         footage = self.footage
         if len(frames) < stop - start:
             number = footage.frame_numbers[start + len(frames)]
@@ -504,7 +525,8 @@ class FootageReader:
                     f"{frame.shape[1]}x{frame.shape[0]} but the first is "
                     f"{footage.width}x{footage.height}: all frames need one resolution."
                 )
-        return frames
+        shape = (footage.height, footage.width)
+        return frames, _transparency([clear for _, clear in pictures], shape)
 
 
 def open_footage(
@@ -522,22 +544,24 @@ def open_footage(
             candidate, selection, max_frames, fps, first_video_frame
         )
 
-        def decode(start: int, stop: int) -> list[np.ndarray]:
+        def decode(start: int, stop: int) -> list[tuple[np.ndarray, np.ndarray | None]]:
             wanted = positions[start:stop]
             decoded = video.decode_frames(candidate, index, wanted)
-            return [decoded[p] for p in itertools.takewhile(decoded.__contains__, wanted)]
+            kept = itertools.takewhile(decoded.__contains__, wanted)
+            return [_video_picture(decoded[position]) for position in kept]
 
-        first = decode(0, 1)
+        first = [frame for frame, _ in decode(0, 1)]
         if not first:
             raise _undecodable(candidate, len(index.numbers))
         footage = _video_footage(
-            candidate, index, positions, first, list(index.warnings), first_video_frame
+            candidate, index, positions, first, list(index.warnings), first_video_frame, None
         )
         return FootageReader(footage, decode)
     chosen = _sequence_selection(text, selection, max_frames)
 
-    def read_files(start: int, stop: int) -> list[np.ndarray]:
-        return [_read_image(file)[0] for _, file in chosen[start:stop]]
+    def read_files(start: int, stop: int) -> list[tuple[np.ndarray, np.ndarray | None]]:
+        return [_read_image(file) for _, file in chosen[start:stop]]
 
-    footage = _sequence_footage(text, chosen, read_files(0, 1), fps or DEFAULT_SEQUENCE_FPS, [None])
+    first = [read_files(0, 1)[0][0]]
+    footage = _sequence_footage(text, chosen, first, fps or DEFAULT_SEQUENCE_FPS, [None])
     return FootageReader(footage, read_files)

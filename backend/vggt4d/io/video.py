@@ -10,6 +10,10 @@ Three things phone and cinema footage carry that a plain decoder ignores:
   frame the clip shows at scene frame N. The real timestamps are kept for TUM exports.
 * **Sample aspect ratio** (anamorphic, SAR != 1): the pixels are returned as stored and the
   ratio (pixel width / height, after rotation) is reported; preprocessing desqueezes.
+* **Alpha**: a stream whose frames decode to a pixel format with an alpha channel (ProRes
+  4444, PNG or QuickTime Animation in MOV, FFV1, Ut Video, ...) or with a palette is decoded
+  to BGRA; VP8/VP9 in WebM keep their alpha in side data (``alpha_mode`` 1) that only libvpx
+  decodes, so those streams are decoded by libvpx instead of FFmpeg's native decoder.
 
 FFmpeg's own logging stays off (PyAV's default), so a damaged file gives one warning from us,
 not hundreds of decoder lines.
@@ -30,6 +34,7 @@ from vggt4d.errors import InputError
 
 _SEEK_GAP = 48  # frames: closer targets are reached by decoding, farther ones by seeking
 _DECODE_ERRORS = (av.error.FFmpegError, OSError, ValueError)
+_LIBVPX = {"vp8": "libvpx", "vp9": "libvpx-vp9"}  # the decoders that read WebM's alpha
 
 
 @dataclass
@@ -44,13 +49,14 @@ class VideoIndex:
     pixel_aspect: float  # sample aspect ratio of the upright frame (width / height of a pixel)
     variable_rate: bool
     announced: int  # frame count the container header claims (0: unknown)
+    alpha: bool = False  # frames carry alpha: `decode_frames` returns BGRA
     warnings: list[str] = field(default_factory=list)
 
 
 def index_video(path: Path, first_frame: int, fps: float | None = None) -> VideoIndex:
     """Number every frame of ``path`` by timestamp without decoding (demuxing only)."""
     with _open(path) as container:
-        rotation = _rotation(container, _video_stream(container, path))
+        rotation, alpha = _first_frame(container, _video_stream(container, path))
     with _open(path) as container:
         stream = _video_stream(container, path)
         rate = fps or _nominal_rate(stream)
@@ -94,6 +100,7 @@ def index_video(path: Path, first_frame: int, fps: float | None = None) -> Video
         pixel_aspect=1.0 / aspect if turns % 2 else aspect,
         variable_rate=variable,
         announced=announced,
+        alpha=alpha,
         warnings=warnings,
     )
 
@@ -104,20 +111,23 @@ def decode_frames(
     positions: list[int],
     progress: Callable[[float], None] | None = None,
 ) -> dict[int, np.ndarray]:
-    """Upright uint8 RGB frames ``[H, W, 3]`` at ``positions`` (ascending) of ``index``, by
-    position. A frame that is missing, does not decode or decodes flagged corrupt (a damaged
+    """Upright uint8 frames at ``positions`` (ascending) of ``index``, by position: RGB
+    ``[H, W, 3]``, or BGRA ``[H, W, 4]`` (OpenCV's order, straight alpha) when ``index.alpha``.
+    A frame that is missing, does not decode or decodes flagged corrupt (a damaged
     file) is left out; the caller compares what came back with ``positions``.
     """
     frames: dict[int, np.ndarray] = {}
     with _open(path) as container:
         stream = _video_stream(container, path)
-        stream.thread_type = "AUTO"
-        decoded, pending, current = _decoded(container, stream), None, -1
+        decoder = _decoder(stream)
+        decoded, pending, current = _decoded(container, stream, decoder), None, -1
+        pixels = "bgra" if index.alpha else "rgb24"
         for done, position in enumerate(positions, start=1):
             target = index.pts[position]
             if position - current > _SEEK_GAP:
                 container.seek(target, stream=stream, backward=True)
-                decoded, pending = _decoded(container, stream), None
+                decoder.flush_buffers()
+                decoded, pending = _decoded(container, stream, decoder), None
             frame = pending if pending is not None and pending.pts >= target else None
             frame = frame or next(
                 (f for f in decoded if f.pts is not None and f.pts >= target), None
@@ -127,7 +137,7 @@ def decode_frames(
             pending = frame if frame.pts > target else None  # it may be a later target
             current = position
             if frame.pts == target and not frame.is_corrupt:
-                picture = np.rot90(frame.to_ndarray(format="rgb24"), index.rotation // 90)
+                picture = np.rot90(frame.to_ndarray(format=pixels), index.rotation // 90)
                 frames[position] = np.ascontiguousarray(picture)
             if progress:
                 progress(done / len(positions))
@@ -166,17 +176,36 @@ def _packets(container: av.container.InputContainer, stream: av.video.VideoStrea
         return
 
 
-def _decoded(container: av.container.InputContainer, stream: av.video.VideoStream):
+def _decoder(stream: av.video.VideoStream) -> av.CodecContext:
+    """The stream's own decoder, or libvpx for VP8/VP9 whose alpha sits in side data (WebM's
+    ``alpha_mode``), which FFmpeg's native VP8/VP9 decoders drop."""
+    libvpx = _LIBVPX.get(stream.codec_context.name)
+    if stream.metadata.get("alpha_mode") == "1" and libvpx in av.codecs_available:
+        decoder = av.CodecContext.create(libvpx, "r")
+    else:
+        decoder = stream.codec_context
+    decoder.thread_type = "AUTO"
+    return decoder
+
+
+def _decoded(
+    container: av.container.InputContainer, stream: av.video.VideoStream, decoder: av.CodecContext
+):
     """Decoded frames in order; damaged packets are skipped, a broken container ends it."""
     for packet in _packets(container, stream):
         try:
-            yield from packet.decode()
+            yield from decoder.decode(packet)
         except _DECODE_ERRORS:
             continue
 
 
-def _rotation(container: av.container.InputContainer, stream: av.video.VideoStream) -> float:
-    """Counter-clockwise display rotation of the first frame (0 without a display matrix)."""
-    for frame in _decoded(container, stream):
-        return float(frame.rotation or 0)
-    return 0.0
+def _first_frame(
+    container: av.container.InputContainer, stream: av.video.VideoStream
+) -> tuple[float, bool]:
+    """Counter-clockwise display rotation of the first frame (0 without a display matrix) and
+    whether frames carry alpha (a pixel format with an alpha channel, or a palette)."""
+    for frame in _decoded(container, stream, _decoder(stream)):
+        pixels = frame.format
+        alpha = pixels.has_palette or any(part.is_alpha for part in pixels.components)
+        return float(frame.rotation or 0), alpha
+    return 0.0, False

@@ -55,3 +55,25 @@ def write_video(
 def drop_frames_filter(dropped: list[int]) -> str:
     """An ffmpeg ``select`` that drops the frames at ``dropped`` and keeps the others' times."""
     return "select='not(" + "+".join(f"eq(n\\,{index})" for index in dropped) + ")'"
+
+
+ALPHA_CODECS = {
+    # name: (encoder, pixel format, container, extra encoder options)
+    "prores_4444": ("prores_ks", "yuva444p10le", ".mov", ["-profile:v", "4444"]),
+    "png_mov": ("png", "rgba", ".mov", []),
+    "qtrle_mov": ("qtrle", "argb", ".mov", []),
+    "vp9_webm": ("libvpx-vp9", "yuva420p", ".webm", ["-b:v", "0", "-crf", "10", "-g", "4"]),
+}
+
+
+def write_alpha_video(path: Path, frames: list[np.ndarray], codec: str, fps: int = 24) -> Path:
+    """``frames`` (uint8 RGBA, straight alpha) as a video with alpha, ``codec`` one of
+    ``ALPHA_CODECS``; ``path`` gets the codec's container extension."""
+    encoder, pixel_format, extension, options = ALPHA_CODECS[codec]
+    path = path.with_suffix(extension)
+    height, width = frames[0].shape[:2]
+    command = [imageio_ffmpeg.get_ffmpeg_exe(), "-hide_banner", "-loglevel", "error", "-y"]
+    command += ["-f", "rawvideo", "-pix_fmt", "rgba", "-s", f"{width}x{height}"]
+    command += ["-r", str(fps), "-i", "-", "-c:v", encoder, "-pix_fmt", pixel_format, *options]
+    subprocess.run([*command, str(path)], input=b"".join(f.tobytes() for f in frames), check=True)
+    return path
