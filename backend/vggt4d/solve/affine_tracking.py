@@ -22,7 +22,8 @@ _MAX_RESIDUAL = 0.5  # residual RMS over the template's contrast: occluded or ch
 
 
 class AffineTemplates:
-    """Templates of the live tracks: grey patch, its gradients and the current affine warp.
+    """Templates of the live tracks: the grey patch where each was first seen, its Gauss-Newton
+    operator, and the affine warp that maps it onto the latest frame.
 
     window: side of the square patch in pixels (odd). Rows follow the live tracks; keep them
     in step with `select` and `add`.
