@@ -153,10 +153,15 @@ def test_chunked_rgba_sequence_honours_alpha_like_one_pass(
 def test_chunked_video_with_alpha_honours_it(
     tmp_path: Path, tiny_weights: Path, monkeypatch: pytest.MonkeyPatch
 ):
-    video = write_alpha_video(tmp_path / "strip", _strip_frames(), "prores_4444")
+    frames = _strip_frames()
+    for rgba in frames:
+        rgba[:, STRIP_CUT:, :3] = (255, 0, 255)  # magenta under alpha 0: never in the points
+    video = write_alpha_video(tmp_path / "strip", frames, "prores_4444")
     data, logs, passes = _run_recording(
         str(video), tmp_path / "strip.vggt4d", tiny_weights, monkeypatch, chunk_size=4, overlap=2
     )
     assert len(data.chunking["chunks"]) == 3 and len(passes) == 3
     assert all(transparent is not None and transparent[:, :, -100:].all() for transparent in passes)
     _check_cut_out(data, logs)
+    for colors in (data.static_colors, data.dynamic_colors):
+        assert not ((colors[:, 0] > 245) & (colors[:, 1] < 10) & (colors[:, 2] > 245)).any()
