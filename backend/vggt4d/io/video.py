@@ -56,7 +56,9 @@ class VideoIndex:
 def index_video(path: Path, first_frame: int, fps: float | None = None) -> VideoIndex:
     """Number every frame of ``path`` by timestamp without decoding (demuxing only)."""
     with _open(path) as container:
-        rotation, alpha = _first_frame(container, _video_stream(container, path))
+        stream = _video_stream(container, path)
+        rotation, alpha = _first_frame(container, stream)
+        side_alpha = _side_data_alpha(stream)
     with _open(path) as container:
         stream = _video_stream(container, path)
         rate = fps or _nominal_rate(stream)
@@ -70,6 +72,11 @@ def index_video(path: Path, first_frame: int, fps: float | None = None) -> Video
     start = timestamps[0]
     time_base = float(stream.time_base)
     numbers, pts, seconds, warnings = [], [], [], []
+    if side_alpha is not None and side_alpha not in av.codecs_available:
+        warnings.append(
+            f"{path.name} keeps its alpha as VP8/VP9 side data, which only the {side_alpha} "
+            "decoder reads and this FFmpeg build lacks: it is read without alpha (opaque)."
+        )
     for stamp in timestamps:
         second = (stamp - start) * time_base
         number = first_frame + round(second * rate)
@@ -179,13 +186,20 @@ def _packets(container: av.container.InputContainer, stream: av.video.VideoStrea
 def _decoder(stream: av.video.VideoStream) -> av.CodecContext:
     """The stream's own decoder, or libvpx for VP8/VP9 whose alpha sits in side data (WebM's
     ``alpha_mode``), which FFmpeg's native VP8/VP9 decoders drop."""
-    libvpx = _LIBVPX.get(stream.codec_context.name)
-    if stream.metadata.get("alpha_mode") == "1" and libvpx in av.codecs_available:
+    libvpx = _side_data_alpha(stream)
+    if libvpx is not None and libvpx in av.codecs_available:
         decoder = av.CodecContext.create(libvpx, "r")
     else:
         decoder = stream.codec_context
     decoder.thread_type = "AUTO"
     return decoder
+
+
+def _side_data_alpha(stream: av.video.VideoStream) -> str | None:
+    """The libvpx decoder a VP8/VP9 stream with alpha in side data needs (None otherwise)."""
+    if stream.metadata.get("alpha_mode") != "1":
+        return None
+    return _LIBVPX.get(stream.codec_context.name)
 
 
 def _decoded(

@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 from tests.backend.io.shot_videos import ALPHA_CODECS, write_alpha_video, write_video
+from vggt4d.io import video
 from vggt4d.io.footage import open_footage, read_footage
 from vggt4d.solve.bundle_solve import read_plates
 
@@ -88,3 +89,12 @@ def test_camera_solve_reads_the_video_plate_with_its_alpha(tmp_path, bundle_data
     plates = read_plates(data, tmp_path / "cutout.vggt4d")
     assert plates.frame_numbers == [2, 4, 6] and plates.transparent is not None
     _check_alpha(plates.frames, plates.transparent, sources[1::2])
+
+
+def test_webm_alpha_without_libvpx_is_read_opaque_with_a_warning(tmp_path, monkeypatch):
+    """An FFmpeg build without libvpx cannot decode VP9's side-data alpha: say so."""
+    path = write_alpha_video(tmp_path / "cutout", _rgba_frames(), "vp9_webm")
+    monkeypatch.setattr(video, "_LIBVPX", {"vp9": "libvpx-vp9-missing"})
+    footage = read_footage(path)
+    assert footage.transparent is None
+    assert any("read without alpha" in warning for warning in footage.warnings)
