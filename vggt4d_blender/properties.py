@@ -150,6 +150,11 @@ class VGGT4D_PG_settings(bpy.types.PropertyGroup):
     solve_worst: StringProperty(
         name="Worst Frames", description="Frames with the largest mean solve error"
     )
+    solve_coverage: StringProperty(
+        name="Solve Coverage",
+        description="Frames the last imported shot's solve could not tie to the rest, which "
+        "keep the network camera; empty when it solved every frame",
+    )
     solve_smoothing: StringProperty(
         name="Smoothing",
         description="What the temporal smoothing did to the last imported shot's camera path",

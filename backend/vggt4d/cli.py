@@ -310,7 +310,11 @@ def _export(arguments: argparse.Namespace) -> int:
 
 def _info(arguments: argparse.Namespace) -> int:
     from vggt4d.io.bundle import validate_bundle
-    from vggt4d.io.bundle_format import describe_lens_check, describe_smoothing
+    from vggt4d.io.bundle_format import (
+        describe_connectivity,
+        describe_lens_check,
+        describe_smoothing,
+    )
 
     manifest = validate_bundle(arguments.bundle)
     plate, model_input, counts = manifest["plate"], manifest["model_input"], manifest["counts"]
@@ -341,6 +345,9 @@ def _info(arguments: argparse.Namespace) -> int:
             lines.append(f"lens:     WARNING {warning}")
         if "smoothing" in solve:
             lines.append(f"smoothed: {describe_smoothing(solve['smoothing'])}")
+        coverage = describe_connectivity(solve, frames)
+        if coverage:
+            lines.append(f"coverage: {coverage}")
     else:
         lines.append("solve:    none (network cameras)")
     chunking = manifest.get("chunking")

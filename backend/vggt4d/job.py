@@ -23,7 +23,7 @@ from vggt4d import pipeline
 from vggt4d.chunks import Chunk, check_chunking, plan_chunks
 from vggt4d.errors import InputError, OutOfMemoryError
 from vggt4d.io.bundle import BundleData, ShotData, validate_bundle, write_bundle
-from vggt4d.io.bundle_format import describe_lens_check
+from vggt4d.io.bundle_format import describe_connectivity, describe_lens_check
 from vggt4d.io.footage import MAX_FRAME_NUMBER, Footage, FrameRange, open_footage, read_footage
 from vggt4d.io.masks import read_artist_masks
 from vggt4d.long_shot import LongShot, discard_resume_state, run_long_shot
@@ -251,21 +251,24 @@ def run_solve(
     run = Stages(tracker.update, should_cancel)
     bundle = solve_bundle(bundle_path, options, masks_dir, run.report)
     if log is not None:
-        _report_solve(validate_bundle(bundle)["solve"], log)
+        manifest = validate_bundle(bundle)
+        _report_solve(manifest["solve"], manifest["frames"], log)
     return bundle
 
 
-def _report_solve(solve: dict[str, Any], report: LogCallback) -> None:
-    """Log a finished solve: its error, and a warning when the plate looks lens-distorted."""
-    report("info", _solve_message(solve))
+def _report_solve(solve: dict[str, Any], frames: list[int], report: LogCallback) -> None:
+    """Log a finished solve: its error and coverage, and a warning when the plate looks
+    lens-distorted."""
+    report("info", _solve_message(solve, frames))
     warning = describe_lens_check(solve)
     if warning:
         report("warning", f"Lens: {warning}.")
 
 
-def _solve_message(solve: dict[str, Any]) -> str:
+def _solve_message(solve: dict[str, Any], frames: list[int]) -> str:
     errors = solve["reprojection_error_px"]
     smoothing = solve.get("smoothing")
+    coverage = describe_connectivity(solve, frames)
     smoothed = (
         f" Path smoothed at strength {smoothing['strength_used']:g} for "
         f"{smoothing['cost_px']['median']:+.3f} px."
@@ -275,6 +278,7 @@ def _solve_message(solve: dict[str, Any]) -> str:
     return (
         f"Camera solve: {solve['tracks']} tracks, median error {errors['median']:.3f} px "
         f"(network cameras: {errors['network_median']:.2f} px).{smoothed}"
+        + (f" {coverage}" if coverage else "")
     )
 
 
@@ -516,7 +520,7 @@ def _solve(
     except InputError as error:
         report("warning", f"Camera solve skipped, the network's cameras are kept: {error}")
         return data
-    _report_solve(solved.solve, report)
+    _report_solve(solved.solve, solved.frames, report)
     return solved
 
 
@@ -529,7 +533,8 @@ def _solve_stitched(bundle: Path, options: SolveOptions, run: Stages, report: Lo
     except InputError as error:
         report("warning", f"Camera solve skipped, the network's cameras are kept: {error}")
         return
-    _report_solve(validate_bundle(bundle)["solve"], report)
+    manifest = validate_bundle(bundle)
+    _report_solve(manifest["solve"], manifest["frames"], report)
 
 
 def _shot_data(

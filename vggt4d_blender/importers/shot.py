@@ -11,6 +11,7 @@ import numpy as np
 
 from ..bundle_format import (
     Bundle,
+    describe_connectivity,
     describe_smoothing,
     read_bundle,
     read_dynamic_points,
@@ -57,6 +58,7 @@ class ImportResult:
     solve_error_px: float | None = None  # median reprojection error of the camera solve
     worst_frames: list[tuple[int, float]] = field(default_factory=list)  # (frame, mean px)
     smoothing: str = ""  # what the temporal smoothing did to the camera path, or empty
+    coverage: str = ""  # the frames the solve could not tie together, or empty
 
     def summary(self) -> str:
         return (
@@ -190,11 +192,13 @@ def _show_solve(scene: bpy.types.Scene, result: ImportResult) -> None:
     panel.solve_error = -1.0 if result.solve_error_px is None else result.solve_error_px
     panel.solve_worst = result.worst_frames_text()
     panel.solve_smoothing = result.smoothing
+    panel.solve_coverage = result.coverage
 
 
 def solve_summary(bundle: Bundle, worst: int = 3) -> dict:
     """The camera solve's error as Blender's tracker reports it: overall (the median, px) and
-    the `worst` frames by mean error, and what the path smoothing did; empty for a bundle
+    the `worst` frames by mean error, what the path smoothing did and which frames keep the
+    network camera; empty for a bundle
     without a solve."""
     solve = bundle.manifest.get("solve")
     if solve is None:
@@ -211,6 +215,7 @@ def solve_summary(bundle: Bundle, worst: int = 3) -> dict:
         "solve_error_px": float(errors["median"]),
         "worst_frames": per_frame[:worst],
         "smoothing": describe_smoothing(smoothing) if smoothing else "",
+        "coverage": describe_connectivity(solve, bundle.frames),
     }
 
 

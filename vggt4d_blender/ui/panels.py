@@ -80,6 +80,8 @@ def _draw_solve(layout: bpy.types.UILayout, settings: bpy.types.PropertyGroup) -
         column.label(text=f"Worst: {settings.solve_worst}")
     if settings.solve_smoothing:
         column.label(text=f"Smoothed: {settings.solve_smoothing}")
+    if settings.solve_coverage:
+        column.label(text=settings.solve_coverage, icon="ERROR")
 
 
 def _draw_masks(layout: bpy.types.UILayout, settings: bpy.types.PropertyGroup) -> None:

@@ -21,7 +21,7 @@ import math
 import struct
 import zipfile
 import zlib
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, BinaryIO
@@ -598,6 +598,45 @@ def _check_npz(
         return loaded
 
 
+def _check_connectivity(connectivity: dict[str, Any] | None, frame_count: int) -> None:
+    """Segments are ascending, disjoint runs of frames; kept frames lie in the shot and the
+    frames where the solve lost to the network are among them."""
+    if connectivity is None:
+        return
+    frames = [frame for run in connectivity["segments"] for frame in run]
+    frames += connectivity["kept_frames"]
+    if any(frame >= frame_count for frame in frames):
+        raise BundleError(f"solve.connectivity frames must lie in 0..{frame_count - 1}")
+    runs = connectivity["segments"]
+    ordered = all(first <= last for first, last in runs) and all(
+        before[1] < after[0] for before, after in itertools.pairwise(runs)
+    )
+    if not ordered:
+        raise BundleError("solve.connectivity.segments must be ascending, disjoint runs")
+    if not set(connectivity["worse_frames"]) <= set(connectivity["kept_frames"]):
+        raise BundleError("solve.connectivity.worse_frames must be among its kept_frames")
+
+
+def describe_connectivity(solve: dict[str, Any], frames: Sequence[int]) -> str:
+    """One sentence on which frames the solve could not help (empty when it solved them all),
+    for the CLI, the job log and the add-on panel; frames: the plate frame numbers."""
+    connectivity = solve.get("connectivity")
+    if not connectivity:
+        return ""
+    runs, kept = connectivity["segments"], connectivity["kept_frames"]
+    if len(runs) <= 1 and not kept:
+        return ""
+    parts = [f"Solved {len(frames) - len(kept)} of {len(frames)} frames"]
+    if len(runs) > 1:
+        starts = ", ".join(str(frames[first]) for first, _ in runs[1:])
+        parts.append(f"in {len(runs)} unconnected pieces (breaks before frames {starts})")
+    if kept:
+        shown = ", ".join(str(frames[index]) for index in kept[:8])
+        shown += ", ..." if len(kept) > 8 else ""
+        parts.append(f"frames {shown} keep the network camera")
+    return "; ".join(parts) + "."
+
+
 def _check_solve(directory: Path, manifest: dict[str, Any]) -> None:
     """A solve section comes with the network cameras and the tracks, and only with them."""
     files, frame_count = manifest["files"], len(manifest["frames"])
@@ -628,6 +667,7 @@ def _check_solve(directory: Path, manifest: dict[str, Any]) -> None:
     limited = solve.get("smoothing", {}).get("limited_frames", [])
     if any(frame >= frame_count for frame in limited):
         raise BundleError(f"solve.smoothing.limited_frames must lie in 0..{frame_count - 1}")
+    _check_connectivity(solve.get("connectivity"), frame_count)
     count, tracks = solve["observations"], solve["tracks"]
     expected = {
         "frame_index": ("int32", (count,)),

@@ -14,6 +14,7 @@ eliminates the points by the Schur complement. The seven-dimensional gauge freed
 the damping and fixed afterwards by `gauge.py`.
 """
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -118,13 +119,18 @@ def adjust(
     loss_scale_px: float,
     max_iterations: int = 100,
     prior: PosePrior | None = None,
+    gauge_runs: Sequence[tuple[int, int]] | None = None,
+    held_frames: Sequence[int] = (),
 ) -> Adjusted:
     """One robust adjustment from the given start.
 
     tracks: N observations of T points in S frames; points float64 [T, 3]; extrinsics [S, 3, 4];
     intrinsics [S, 3, 3] (their fx/fy ratio is kept); distortion [3]; loss_scale_px: where the
     Huber loss turns from quadratic to linear, plate pixels; prior: extra residuals added to the
-    cost (`PosePrior`).
+    cost (`PosePrior`), which must then fix the gauge itself; gauge_runs: runs of frames
+    (first, last) that no track ties together, each with its own gauge held (`_gauge_columns`;
+    default: the whole shot, one run; `connectivity.py`); held_frames: frames without
+    observations, whose pose (and per-frame focal) stays at its start.
     """
     frame_count, track_count = len(extrinsics), len(points)
     layout = _Layout(frame_count, track_count, lens)
@@ -190,7 +196,7 @@ def adjust(
         layout.slices["points"].start,
         loss_scale,
         max_iterations,
-        fixed=None if prior is not None else _gauge_columns(layout, extrinsics),
+        fixed=_held_columns(layout, lens, extrinsics, gauge_runs, held_frames, prior is None),
     )
     rotations, translations, world, focal, centre, lens_distortion = unpack(result.parameters)
     solved_intrinsics = np.array(intrinsics, np.float64, copy=True)
@@ -207,25 +213,46 @@ def adjust(
     )
 
 
-def _gauge_columns(layout: _Layout, extrinsics: np.ndarray) -> np.ndarray:
-    """Parameters held at their start to fix the gauge: the first camera's pose (six of the
-    seven directions) and the scale, by the translation component of the camera farthest from
-    the first camera's centre along its largest axis. With the scale free, Newton steps along
-    it are unbounded: measured, the solved world drifted to 1.3 times the network's scale."""
-    first_centre = -extrinsics[0, :, :3].T @ extrinsics[0, :, 3]
-    baseline = extrinsics[1:, :, 3] + extrinsics[1:, :, :3] @ first_centre  # -R_i (C_i - C_0)
-    if len(baseline) == 0:
-        return np.concatenate(
-            [layout.columns(name, np.array([0]), 3)[0] for name in ("rotation", "translation")]
-        )
-    frame, axis = np.unravel_index(np.argmax(np.abs(baseline)), baseline.shape)
-    return np.concatenate(
-        [
-            layout.columns("rotation", np.array([0]), 3)[0],
-            layout.columns("translation", np.array([0]), 3)[0],
-            layout.columns("translation", np.array([frame + 1]), 3)[0, [axis]],
+def _held_columns(
+    layout: _Layout,
+    lens: LensModel,
+    extrinsics: np.ndarray,
+    gauge_runs: Sequence[tuple[int, int]] | None,
+    held_frames: Sequence[int],
+    fix_gauge: bool,
+) -> np.ndarray | None:
+    """Parameters held at their start: the gauge of each run (`_gauge_columns`) unless a prior
+    fixes it, and the poses (and per-frame focal lengths) of the held frames."""
+    runs = ([(0, layout.frames - 1)] if gauge_runs is None else gauge_runs) if fix_gauge else []
+    columns = [_gauge_columns(layout, extrinsics, first, last) for first, last in runs]
+    frames = np.asarray(held_frames, np.int64)
+    if len(frames):
+        columns += [
+            layout.columns("rotation", frames, 3).ravel(),
+            layout.columns("translation", frames, 3).ravel(),
         ]
-    )
+        if lens.focal == "per-frame":
+            columns.append(layout.columns("focal", frames).ravel())
+    return np.concatenate(columns) if columns else None
+
+
+def _gauge_columns(layout: _Layout, extrinsics: np.ndarray, first: int, last: int) -> np.ndarray:
+    """Parameters held at their start to fix the gauge of the run of frames first..last: its
+    first camera's pose (six of the seven directions) and the scale, by the translation
+    component of the run's camera farthest from the first camera's centre along its largest
+    axis. With the scale free, Newton steps along it are unbounded: measured, the solved world
+    drifted to 1.3 times the network's scale."""
+    first_columns = [
+        layout.columns(name, np.array([first]), 3)[0] for name in ("rotation", "translation")
+    ]
+    if last <= first:
+        return np.concatenate(first_columns)
+    first_centre = -extrinsics[first, :, :3].T @ extrinsics[first, :, 3]
+    others = extrinsics[first + 1 : last + 1]
+    baseline = others[:, :, 3] + others[:, :, :3] @ first_centre  # -R_i (C_i - C_first)
+    frame, axis = np.unravel_index(np.argmax(np.abs(baseline)), baseline.shape)
+    scale_column = layout.columns("translation", np.array([first + 1 + frame]), 3)[0, [axis]]
+    return np.concatenate([*first_columns, scale_column])
 
 
 def reprojection_errors(

@@ -21,8 +21,15 @@ from vggt4d.solve.adjust import (
     adjust,
     reprojection_errors,
 )
+from vggt4d.solve.connectivity import (
+    MIN_SEGMENT_FRAMES,
+    MIN_TRACKS,
+    Segments,
+    find_segments,
+    inside_segments,
+)
 from vggt4d.solve.gauge import Similarity, gauge_to, jitter
-from vggt4d.solve.smooth import Smoothed, smooth_path
+from vggt4d.solve.smooth import Smoothed, smooth_segments
 from vggt4d.solve.tracks import TrackOptions, Tracks, track_plate
 
 # (stage "tracking" | "adjustment" (with the smoothing), fraction of that stage); may raise to
@@ -71,6 +78,26 @@ class SolveOptions:
         return cls(**options_from_json(cls, data, "solve options"))
 
 
+@dataclass(frozen=True)
+class Connectivity:
+    """segments: (first, last) of each run of frames solved on its own (a break between runs:
+    too few tracks tie them, `connectivity.py`); kept_frames: frames whose camera is the
+    network's (too few tracks, or in `worse_frames`, where the solve did not beat the network)."""
+
+    segments: list[tuple[int, int]]
+    kept_frames: list[int]
+    worse_frames: list[int]
+
+    def summary(self) -> dict[str, Any]:
+        """The manifest's `solve.connectivity` section (docs/bundle.md)."""
+        return {
+            "segments": [[first, last] for first, last in self.segments],
+            "kept_frames": self.kept_frames,
+            "worse_frames": self.worse_frames,
+            "min_tracks": MIN_TRACKS,
+        }
+
+
 @dataclass
 class SolveResult:
     """A solved shot in the network's world and scale.
@@ -94,6 +121,7 @@ class SolveResult:
     options: SolveOptions
     smoothing: Smoothed | None = None
     lens_check: dict[str, Any] | None = None  # `_check_distortion`: solved without distortion
+    connectivity: Connectivity = field(default_factory=lambda: Connectivity([], [], []))
 
     def per_frame_error(self) -> np.ndarray:
         """Mean reprojection error of each frame's inliers (plate pixels, NaN without any),
@@ -121,6 +149,7 @@ class SolveResult:
             "jitter": {"before": self.jitter_before, "after": self.jitter_after},
             "gauge_scale": self.gauge.scale,
             "options": self.options.to_dict(),
+            "connectivity": self.connectivity.summary(),
         } | (
             ({"smoothing": self.smoothing.summary()} if self.smoothing is not None else {})
             | ({"lens_check": self.lens_check} if self.lens_check is not None else {})
@@ -168,6 +197,16 @@ def solve_cameras(
     network_depth = _sample_depth(np.asarray(depth, np.float32), tracks, plate_to_model)
     valid = np.isfinite(network_depth) & (network_depth > 0)
     tracks, network_depth = tracks.subset(valid), network_depth[valid]
+    segments = find_segments(tracks, frame_count)
+    keep = _keep_long_tracks(
+        tracks, inside_segments(tracks, segments, frame_count), options.tracking.min_length
+    )
+    tracks, network_depth = tracks.subset(keep), network_depth[keep]
+    if not segments.runs or not len(tracks.frame):
+        raise InputError(
+            f"No run of {MIN_SEGMENT_FRAMES} frames shares {MIN_TRACKS} tracks: the plate "
+            "cannot be solved (too little texture, or movers everywhere)."
+        )
     points = _unproject_tracks(tracks, network_depth, extrinsics, intrinsics)
     start = _start_intrinsics(intrinsics, tracks, options)
     start_errors = reprojection_errors(tracks, points, extrinsics, start, np.zeros(3))
@@ -176,46 +215,58 @@ def solve_cameras(
     errors = start_errors
     loss_scale = max(1.0, 0.5 * float(np.median(errors)))
     rounds = options.outlier_rounds + 1 + (options.smooth > 0)  # progress: smoothing is one more
-    for round_index in range(options.outlier_rounds + 1):
-        report("adjustment")(round_index / rounds)
-        final = round_index == options.outlier_rounds
+    for round_index in range(options.outlier_rounds + 2):
+        report("adjustment")(min(round_index, options.outlier_rounds) / rounds)
+        final = round_index >= options.outlier_rounds
         # Rounds that only sort out outliers stop early: their tail is outliers crawling.
         iterations = options.max_iterations if final else min(options.max_iterations, 15)
         # The first round holds the lens: from the network's start the cameras and points
         # are far from consistent, and a free focal wanders +-15 % along the focal-depth
         # valley before they settle (measured on an 8-frame shot, which then never came back).
         round_lens = LensModel("fixed") if round_index == 0 and not final else lens
-        adjusted = adjust(tracks, state[3], *state[:3], round_lens, loss_scale, iterations)
+        adjusted = adjust(
+            tracks,
+            state[3],
+            *state[:3],
+            round_lens,
+            loss_scale,
+            iterations,
+            gauge_runs=segments.runs,
+            held_frames=segments.kept,
+        )
         state = (adjusted.extrinsics, adjusted.intrinsics, adjusted.distortion, adjusted.points)
         errors = adjusted.errors
         if final:
-            break
-        threshold = max(options.outlier_floor_px, options.outlier_factor * np.median(errors))
-        keep = _keep_long_tracks(tracks, errors <= threshold, options.tracking.min_length)
-        kept_points = adjusted.points[np.unique(tracks.track[keep])]
-        state = (*state[:3], kept_points)
+            # The outliers gone, fewer tracks may tie the frames: solve again if they split.
+            segments, keep = _resegment(tracks, segments, frame_count, options)
+            if keep is None:
+                break
+        else:
+            threshold = max(options.outlier_floor_px, options.outlier_factor * np.median(errors))
+            keep = _keep_long_tracks(tracks, errors <= threshold, options.tracking.min_length)
+        state = (*state[:3], adjusted.points[np.unique(tracks.track[keep])])
         tracks = tracks.subset(keep)
         network_depth, start_errors = network_depth[keep], start_errors[keep]
         loss_scale = 1.0
     solved_extrinsics, solved_intrinsics, distortion, solved_points = state
     lens_check = (
-        _check_distortion(tracks, state, lens, float(np.median(errors)))
+        _check_distortion(tracks, state, lens, float(np.median(errors)), segments)
         if options.distortion == "none"
         else None
     )
-    gauge = gauge_to(
-        solved_extrinsics,
-        _median_depth_per_frame(
-            _camera_depth(tracks, solved_points, solved_extrinsics), tracks, frame_count
-        ),
-        extrinsics,
-        _median_depth_per_frame(network_depth, tracks, frame_count),
+    solved_extrinsics, solved_points, gauge = _gauge_segments(
+        extrinsics, network_depth, solved_extrinsics, solved_points, tracks, segments
     )
-    solved_extrinsics = gauge.apply_cameras(solved_extrinsics)
-    solved_points = gauge.apply_points(solved_points)
+    worse = _worse_than_network(tracks, errors, start_errors, frame_count)
+    if worse:  # the safety net: those frames keep the network's camera
+        solved_extrinsics[worse] = extrinsics[worse]
+        keep = ~np.isin(tracks.frame, worse)
+        solved_points = solved_points[np.unique(tracks.track[keep])]
+        tracks, errors = tracks.subset(keep), errors[keep]
+        network_depth, start_errors = network_depth[keep], start_errors[keep]
     smoothed = None
     if options.smooth > 0:
-        smoothed = smooth_path(
+        smoothed = smooth_segments(
             tracks,
             solved_points,
             solved_extrinsics,
@@ -223,6 +274,7 @@ def solve_cameras(
             distortion,
             errors,
             options.smooth,
+            _split_runs(segments.runs, worse),
             lambda fraction: report("adjustment")((rounds - 1 + fraction) / rounds),
         )
         solved_extrinsics, solved_points, errors = (
@@ -232,6 +284,9 @@ def solve_cameras(
         )
     report("adjustment")(1.0)
     solved_depth = _camera_depth(tracks, solved_points, solved_extrinsics)
+    depth_scale = _median_depth_per_frame(solved_depth / network_depth, tracks, frame_count)
+    kept = sorted(set(segments.kept) | set(worse))
+    depth_scale[kept] = 1.0  # a kept frame's network depth goes with its network camera
     return SolveResult(
         extrinsics=solved_extrinsics,
         intrinsics=solved_intrinsics,
@@ -239,7 +294,7 @@ def solve_cameras(
         tracks=tracks,
         points=solved_points,
         errors=errors,
-        depth_scale=_median_depth_per_frame(solved_depth / network_depth, tracks, frame_count),
+        depth_scale=depth_scale,
         gauge=gauge,
         start_errors=start_errors,
         jitter_before=jitter(extrinsics),
@@ -247,6 +302,7 @@ def solve_cameras(
         options=options,
         smoothing=smoothed,
         lens_check=lens_check,
+        connectivity=Connectivity(segments.runs, kept, worse),
     )
 
 
@@ -256,7 +312,7 @@ _CHECK_ITERATIONS = 20
 
 
 def _check_distortion(
-    tracks: Tracks, state: tuple, lens: LensModel, median_px: float
+    tracks: Tracks, state: tuple, lens: LensModel, median_px: float, segments: Segments
 ) -> dict[str, Any]:
     """What a polynomial lens would do to a solve made without one: its k1-k3 and median error,
     and whether the plate looks distorted. Without a lens model, a distorted plate still
@@ -264,7 +320,16 @@ def _check_distortion(
     -0.12 gave 0.05 px against 0.03 px, with the focal 6.5 % off), so only the comparison shows
     it. A short adjustment from the solved state."""
     with_lens = replace(lens, distortion="polynomial")
-    adjusted = adjust(tracks, state[3], *state[:3], with_lens, 1.0, _CHECK_ITERATIONS)
+    adjusted = adjust(
+        tracks,
+        state[3],
+        *state[:3],
+        with_lens,
+        1.0,
+        _CHECK_ITERATIONS,
+        gauge_runs=segments.runs,
+        held_frames=segments.kept,
+    )
     check_median = float(np.median(adjusted.errors))
     k1, k2, k3 = (float(value) for value in adjusted.distortion)
     return {
@@ -274,6 +339,80 @@ def _check_distortion(
         "median_px": check_median,
         "distorted": check_median < _DISTORTED_GAIN * median_px,
     }
+
+
+def _resegment(
+    tracks: Tracks, segments: Segments, frame_count: int, options: SolveOptions
+) -> tuple[Segments, np.ndarray | None]:
+    """The segments of the inlier tracks, and the observations to keep when they changed
+    (None when the solve stands as it is)."""
+    found = find_segments(tracks, frame_count)
+    if found == segments:
+        return segments, None
+    if not found.runs:
+        raise InputError(
+            f"After outlier rejection no run of {MIN_SEGMENT_FRAMES} frames shares "
+            f"{MIN_TRACKS} tracks: the plate cannot be solved."
+        )
+    inside = inside_segments(tracks, found, frame_count)
+    return found, _keep_long_tracks(tracks, inside, options.tracking.min_length)
+
+
+def _gauge_segments(
+    extrinsics: np.ndarray,
+    network_depth: np.ndarray,
+    solved_extrinsics: np.ndarray,
+    solved_points: np.ndarray,
+    tracks: Tracks,
+    segments: Segments,
+) -> tuple[np.ndarray, np.ndarray, Similarity]:
+    """Each segment moved by its own similarity onto the network's cameras (kept frames: the
+    network's); returns cameras [S, 3, 4], points [T, 3] and the longest segment's gauge."""
+    frame_count = len(extrinsics)
+    solved_depth = _median_depth_per_frame(
+        _camera_depth(tracks, solved_points, solved_extrinsics), tracks, frame_count
+    )
+    reference_depth = _median_depth_per_frame(network_depth, tracks, frame_count)
+    cameras, points = np.array(extrinsics, copy=True), np.array(solved_points, copy=True)
+    point_segment = np.zeros(len(solved_points), np.int64)
+    point_segment[tracks.track] = segments.frame_segment(frame_count)[tracks.frame]
+    gauges = []
+    for index, (first, last) in enumerate(segments.runs):
+        frames = slice(first, last + 1)
+        gauge = gauge_to(
+            solved_extrinsics[frames],
+            solved_depth[frames],
+            extrinsics[frames],
+            reference_depth[frames],
+        )
+        cameras[frames] = gauge.apply_cameras(solved_extrinsics[frames])
+        inside = point_segment == index
+        points[inside] = gauge.apply_points(solved_points[inside])
+        gauges.append((last - first, gauge))
+    return cameras, points, max(gauges, key=lambda pair: pair[0])[1]
+
+
+def _split_runs(runs: list[tuple[int, int]], cut: list[int]) -> list[tuple[int, int]]:
+    """The runs (first, last) less the frames in `cut`."""
+    pieces = []
+    for first, last in runs:
+        start = first
+        for frame in [*sorted(f for f in cut if first <= f <= last), last + 1]:
+            if frame > start:
+                pieces.append((start, frame - 1))
+            start = frame + 1
+    return pieces
+
+
+def _worse_than_network(
+    tracks: Tracks, errors: np.ndarray, start_errors: np.ndarray, frame_count: int
+) -> list[int]:
+    """Frames whose mean error through the solve is not below the network's on the same
+    observations (a solve that went wrong there: they keep the network's camera)."""
+    count = np.bincount(tracks.frame, minlength=frame_count)
+    solved = np.bincount(tracks.frame, errors, minlength=frame_count)
+    network = np.bincount(tracks.frame, start_errors, minlength=frame_count)
+    return [int(frame) for frame in np.flatnonzero((count > 0) & (solved >= network))]
 
 
 def _sample_depth(

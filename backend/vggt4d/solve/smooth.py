@@ -282,3 +282,57 @@ def _mean_depths(
     seen = np.bincount(group, minlength=count)
     means = np.where(seen > 0, total / np.maximum(seen, 1), overall)
     return np.maximum(means, 1e-6 * overall)
+
+
+def smooth_segments(
+    tracks: Tracks,
+    points: np.ndarray,
+    extrinsics: np.ndarray,
+    intrinsics: np.ndarray,
+    distortion: np.ndarray,
+    errors: np.ndarray,
+    strength: float,
+    runs: list[tuple[int, int]],
+    progress: Callable[[float], None] | None = None,
+) -> Smoothed:
+    """`smooth_path` on each run of frames (first, last) of a shot solved in segments
+    (`connectivity.py`): never across a break, never on a kept frame (outside every run, its
+    camera stays). Every observation lies in a run; each track in one."""
+    frame_count = len(extrinsics)
+    smoothed_extrinsics, smoothed_points = np.array(extrinsics), np.array(points)
+    smoothed_errors = np.array(errors)
+    weights = np.zeros(max(frame_count - len(_STENCIL) + 1, 0))
+    worst = 0.0
+    for index, (first, last) in enumerate(runs):
+        inside = (tracks.frame >= first) & (tracks.frame <= last)
+        part = tracks.subset(inside)
+        part = Tracks(part.frame - first, part.track, part.xy, part.width, part.height)
+        owned = np.unique(tracks.track[inside])
+        frames = slice(first, last + 1)
+        result = smooth_path(
+            part,
+            points[owned],
+            extrinsics[frames],
+            intrinsics[frames],
+            distortion,
+            errors[inside],
+            strength,
+            None if progress is None else lambda f, i=index: progress((i + f) / len(runs)),
+        )
+        smoothed_extrinsics[frames] = result.extrinsics
+        smoothed_points[owned] = result.points
+        smoothed_errors[inside] = result.errors
+        weights[first : first + len(result.weights)] = result.weights
+        worst = max(worst, result.cost_worst_frame_px)
+    return Smoothed(
+        extrinsics=smoothed_extrinsics,
+        points=smoothed_points,
+        errors=smoothed_errors,
+        weights=weights,
+        limited_frames=_limited_frames(weights, strength, frame_count),
+        strength=float(strength),
+        cost_median_px=float(np.median(smoothed_errors) - np.median(errors)),
+        cost_worst_frame_px=worst,
+        jitter_before=jitter(extrinsics),
+        jitter_after=jitter(smoothed_extrinsics),
+    )

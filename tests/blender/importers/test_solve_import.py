@@ -102,3 +102,31 @@ def test_smoothed_solve_says_what_the_smoothing_did(addon, tmp_path, plate_patte
     path = write_bundle(tmp_path / "gave_way.vggt4d", data)
     import_bundle(bpy.context, path, ImportSettings(import_masks=False))
     assert bpy.context.scene.vggt4d.solve_smoothing.startswith("gave way at strength 1")
+
+
+def test_a_solve_in_pieces_says_which_frames_keep_the_network_camera(
+    addon, tmp_path, plate_pattern
+):
+    import bpy
+
+    data = _solved(
+        make_bundle_data(frames=[1001, 1002, 1003, 1004], source_path=str(plate_pattern))
+    )
+    data.solve["connectivity"] = {
+        "segments": [[0, 1], [3, 3]],
+        "kept_frames": [2],
+        "worse_frames": [],
+        "min_tracks": 12,
+    }
+    path = write_bundle(tmp_path / "pieces.vggt4d", data)
+    result = import_bundle(bpy.context, path, ImportSettings(import_masks=False))
+    expected = (
+        "Solved 3 of 4 frames; in 2 unconnected pieces (breaks before frames 1004); "
+        "frames 1003 keep the network camera."
+    )
+    assert result.coverage == bpy.context.scene.vggt4d.solve_coverage == expected
+    data.solve["connectivity"] = {**data.solve["connectivity"], "segments": [[0, 3]]}
+    data.solve["connectivity"]["kept_frames"] = []
+    path = write_bundle(tmp_path / "whole.vggt4d", data)
+    import_bundle(bpy.context, path, ImportSettings(import_masks=False))
+    assert bpy.context.scene.vggt4d.solve_coverage == ""
