@@ -52,18 +52,21 @@ def test_a_whip_that_breaks_every_track_is_solved_in_two_pieces(fast_whip_shot):
     network_ate = trajectory_error(network.extrinsics, fast_whip_shot.extrinsics)
     solved_ate = trajectory_error(result.extrinsics, fast_whip_shot.extrinsics)
     # One gauge for both halves gave 0.32 against the network's 0.14; each half gauged on its
-    # own gives 0.05.
+    # own gives 0.04-0.05.
     assert solved_ate <= 0.5 * network_ate, (solved_ate, network_ate)
     section = result.summary()["connectivity"]
-    half = len(fast_whip_shot.extrinsics) // 2
-    assert section["segments"] == [[0, half - 1], [half, 2 * half - 1]]
-    assert section["kept_frames"] == [] and section["worse_frames"] == []
+    half = len(fast_whip_shot.extrinsics) // 2  # the whip: between frames half - 1 and half
+    runs = section["segments"]
+    assert len(runs) == 2 and runs[1][0] == half, section
+    # The frame just before the whip may lose its few inlier tracks; it then keeps its camera.
+    assert set(section["kept_frames"]) <= {half - 1} and section["worse_frames"] == []
+    np.testing.assert_array_equal(
+        result.extrinsics[section["kept_frames"]], network.extrinsics[section["kept_frames"]]
+    )
     assert result.summary()["reprojection_error_px"]["median"] <= 0.25
     frames = list(range(1001, 1001 + 2 * half))
     sentence = bundle_format.describe_connectivity(result.summary(), frames)
-    assert sentence == (
-        f"Solved 16 of 16 frames; in 2 unconnected pieces (breaks before frames {1001 + half})."
-    )
+    assert f"in 2 unconnected pieces (breaks before frames {1001 + half})" in sentence
 
 
 def test_textureless_frames_keep_the_network_camera_and_are_reported(shot, tmp_path):
