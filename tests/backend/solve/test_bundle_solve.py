@@ -172,6 +172,31 @@ def test_validator_checks_the_smoothing_section(solved, tmp_path):
         bundle_format.validate_bundle(copy)
 
 
+def test_validator_checks_the_connectivity_section(solved, tmp_path):
+    import shutil
+
+    path, _, _ = solved
+    copy = tmp_path / "copy.vggt4d"
+    shutil.copytree(path, copy)
+    manifest = json.loads((copy / "manifest.json").read_text())
+    last = len(manifest["frames"]) - 1
+    assert manifest["solve"]["connectivity"]["segments"] == [[0, last]]
+    for bad, match in (
+        ({"segments": [[0, 5], [5, last]]}, "ascending, disjoint"),
+        ({"kept_frames": [last + 1]}, "must lie in"),
+        ({"worse_frames": [2]}, "among its kept_frames"),
+    ):
+        section = {**manifest["solve"]["connectivity"], **bad}
+        (copy / "manifest.json").write_text(
+            json.dumps({**manifest, "solve": {**manifest["solve"], "connectivity": section}})
+        )
+        with pytest.raises(bundle_format.BundleError, match=match):
+            bundle_format.validate_bundle(copy)
+    del manifest["solve"]["connectivity"]  # a bundle solved before it existed
+    (copy / "manifest.json").write_text(json.dumps(manifest))
+    bundle_format.validate_bundle(copy)
+
+
 def test_missing_plate_is_a_clear_error(shot, tmp_path):
     import shutil
 

@@ -10,6 +10,7 @@ import pytest
 from tests.backend.solve.conftest import trajectory_error
 from tests.backend.solve.shot_bundle import PLATE_TO_MODEL, network_estimate, write_shot_bundle
 from vggt4d.io import bundle_format
+from vggt4d.solve import camera_solve
 from vggt4d.solve.bundle_solve import solve_bundle
 from vggt4d.solve.camera_solve import SolveOptions, solve_cameras
 from vggt4d.solve.connectivity import find_segments, inside_segments
@@ -118,3 +119,40 @@ def test_segments_cut_at_weak_frames_and_thin_boundaries():
     assert not keep[np.isin(tracks.track, range(30, 35))].any()
     assert keep[np.isin(tracks.track, range(35, 50))].all()
     assert not keep[tracks.frame >= 10].any() and not keep[tracks.frame == 5].any()
+
+
+def test_smoothing_stays_inside_each_segment(fast_whip_shot):
+    network = network_estimate(fast_whip_shot)
+    result = solve_cameras(
+        _grainy(fast_whip_shot.plates),
+        network.extrinsics,
+        network.intrinsics,
+        network.depth,
+        PLATE_TO_MODEL,
+        exclude=list(fast_whip_shot.movers),
+        options=replace(SPARSE, smooth=1.0),
+    )
+    summary = result.summary()
+    connectivity, smoothing = summary["connectivity"], summary["smoothing"]
+    half = len(fast_whip_shot.extrinsics) // 2
+    assert {half - 1, half} <= set(smoothing["limited_frames"])  # no prior across the break
+    assert set(connectivity["kept_frames"]) <= set(smoothing["limited_frames"])
+    kept = connectivity["kept_frames"]
+    np.testing.assert_array_equal(result.extrinsics[kept], network.extrinsics[kept])
+    assert smoothing["cost_px"]["worst_frame"] <= smoothing["budget_px"]
+    network_ate = trajectory_error(network.extrinsics, fast_whip_shot.extrinsics)
+    assert trajectory_error(result.extrinsics, fast_whip_shot.extrinsics) <= 0.5 * network_ate
+
+
+def test_safety_net_flags_frames_the_solve_did_not_improve():
+    tracks = Tracks(
+        np.array([0, 0, 1, 1, 2, 2], np.int32),
+        np.array([0, 1, 0, 1, 0, 1], np.int32),
+        np.zeros((6, 2)),
+        64,
+        48,
+    )
+    solved = np.array([0.1, 0.1, 3.0, 1.0, 0.2, 0.2])
+    network = np.array([5.0, 5.0, 2.0, 1.0, 0.2, 0.1])
+    # Frame 1: 2.0 px solved against 1.5 px from the network; frame 2: a tie is not better.
+    assert camera_solve._worse_than_network(tracks, solved, network, 4) == [1, 2]
