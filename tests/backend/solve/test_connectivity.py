@@ -9,6 +9,7 @@ import pytest
 
 from tests.backend.solve.conftest import trajectory_error
 from tests.backend.solve.shot_bundle import PLATE_TO_MODEL, network_estimate, write_shot_bundle
+from vggt4d.cli import main
 from vggt4d.io import bundle_format
 from vggt4d.solve import camera_solve
 from vggt4d.solve.bundle_solve import solve_bundle
@@ -70,7 +71,7 @@ def test_a_whip_that_breaks_every_track_is_solved_in_two_pieces(fast_whip_shot):
     assert f"in 2 unconnected pieces (breaks before frames {1001 + half})" in sentence
 
 
-def test_textureless_frames_keep_the_network_camera_and_are_reported(shot, tmp_path):
+def test_textureless_frames_keep_the_network_camera_and_are_reported(shot, tmp_path, capsys):
     blank = _blanked(shot)
     network = network_estimate(blank)
     path = write_shot_bundle(blank, network, tmp_path)
@@ -87,6 +88,8 @@ def test_textureless_frames_keep_the_network_camera_and_are_reported(shot, tmp_p
     assert trajectory_error(solved, shot.extrinsics) <= 0.5 * network_ate
     sentence = bundle_format.describe_connectivity(solve, manifest["frames"])
     assert "Solved 14 of 16 frames" in sentence and "frames 1008, 1009 keep the network" in sentence
+    assert main(["info", str(path)]) == 0
+    assert f"coverage: {sentence}" in capsys.readouterr().out
 
 
 def test_segments_cut_at_weak_frames_and_thin_boundaries():
