@@ -22,6 +22,7 @@ from vggt4d.solve.adjust import (
     reprojection_errors,
 )
 from vggt4d.solve.connectivity import (
+    MIN_INLIER_TRACKS,
     MIN_SEGMENT_FRAMES,
     MIN_TRACKS,
     Segments,
@@ -215,7 +216,8 @@ def solve_cameras(
     errors = start_errors
     loss_scale = max(1.0, 0.5 * float(np.median(errors)))
     rounds = options.outlier_rounds + 1 + (options.smooth > 0)  # progress: smoothing is one more
-    for round_index in range(options.outlier_rounds + 2):
+    # After the outlier rounds, up to _RESEGMENT_ROUNDS re-solves if the inliers split the shot.
+    for round_index in range(options.outlier_rounds + 1 + _RESEGMENT_ROUNDS):
         report("adjustment")(min(round_index, options.outlier_rounds) / rounds)
         final = round_index >= options.outlier_rounds
         # Rounds that only sort out outliers stop early: their tail is outliers crawling.
@@ -245,7 +247,7 @@ def solve_cameras(
             threshold = max(options.outlier_floor_px, options.outlier_factor * np.median(errors))
             keep = _keep_long_tracks(tracks, errors <= threshold, options.tracking.min_length)
         state = (*state[:3], adjusted.points[np.unique(tracks.track[keep])])
-        tracks = tracks.subset(keep)
+        tracks, errors = tracks.subset(keep), errors[keep]  # consistent if no round follows
         network_depth, start_errors = network_depth[keep], start_errors[keep]
         loss_scale = 1.0
     solved_extrinsics, solved_intrinsics, distortion, solved_points = state
@@ -341,21 +343,24 @@ def _check_distortion(
     }
 
 
+_RESEGMENT_ROUNDS = 2
+
+
 def _resegment(
     tracks: Tracks, segments: Segments, frame_count: int, options: SolveOptions
 ) -> tuple[Segments, np.ndarray | None]:
     """The segments of the inlier tracks, and the observations to keep when they changed
     (None when the solve stands as it is)."""
-    found = find_segments(tracks, frame_count)
+    found = find_segments(tracks, frame_count, MIN_INLIER_TRACKS)
     if found == segments:
         return segments, None
     if not found.runs:
         raise InputError(
             f"After outlier rejection no run of {MIN_SEGMENT_FRAMES} frames shares "
-            f"{MIN_TRACKS} tracks: the plate cannot be solved."
+            f"{MIN_INLIER_TRACKS} tracks: the plate cannot be solved."
         )
-    inside = inside_segments(tracks, found, frame_count)
-    return found, _keep_long_tracks(tracks, inside, options.tracking.min_length)
+    # Tracks cut short by a kept frame still tie their other frames: two observations will do.
+    return found, _keep_long_tracks(tracks, inside_segments(tracks, found, frame_count), 2)
 
 
 def _gauge_segments(
