@@ -67,6 +67,8 @@ def test_every_panel_draws_with_real_properties_and_operators(addon, state):
     settings.status_state = state
     settings.status_message = "pass1 40%"
     settings.bundle_path = "/cache/shot.vggt4d"
+    settings.solve_error = 0.12
+    settings.solve_coverage = "Solved 14 of 16 frames; frames 1008, 1009 keep the network camera."
     calls = []
     for kind in ("FILE", "SEQUENCE", "CLIP"):
         settings.footage_kind = kind
@@ -86,6 +88,8 @@ def test_every_panel_draws_with_real_properties_and_operators(addon, state):
     assert any(name == "progress" for name, _, _ in calls) == (state != "idle")
     drawn = {args[0] for name, args, _ in calls if name == "prop"}
     assert {"footage_path", "sequence_path", "clip", "refine", "artist_mask"} <= drawn
+    labels = [kwargs for name, _, kwargs in calls if name == "label"]
+    assert {"text": settings.solve_coverage, "icon": "ERROR"} in labels
 
 
 def test_preferences_draw_with_real_properties_and_operators(addon):

@@ -631,10 +631,17 @@ def describe_connectivity(solve: dict[str, Any], frames: Sequence[int]) -> str:
         starts = ", ".join(str(frames[first]) for first, _ in runs[1:])
         parts.append(f"in {len(runs)} unconnected pieces (breaks before frames {starts})")
     if kept:
-        shown = ", ".join(str(frames[index]) for index in kept[:8])
-        shown += ", ..." if len(kept) > 8 else ""
-        parts.append(f"frames {shown} keep the network camera")
+        parts.append(f"frames {_frame_list(kept, frames)} keep the network camera")
+    worse = connectivity["worse_frames"]
+    if worse:
+        parts.append(f"the solve did not beat it on {_frame_list(worse, frames)}")
     return "; ".join(parts) + "."
+
+
+def _frame_list(indices: Sequence[int], frames: Sequence[int], shown: int = 8) -> str:
+    """Plate frame numbers of shot indices, the first `shown` of them."""
+    text = ", ".join(str(frames[index]) for index in indices[:shown])
+    return text + (", ..." if len(indices) > shown else "")
 
 
 def _check_solve(directory: Path, manifest: dict[str, Any]) -> None:

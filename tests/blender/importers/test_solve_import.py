@@ -125,7 +125,14 @@ def test_a_solve_in_pieces_says_which_frames_keep_the_network_camera(
         "frames 1003 keep the network camera."
     )
     assert result.coverage == bpy.context.scene.vggt4d.solve_coverage == expected
+    data.solve["connectivity"]["worse_frames"] = [2]
+    path = write_bundle(tmp_path / "worse.vggt4d", data)
+    import_bundle(bpy.context, path, ImportSettings(import_masks=False))
+    assert bpy.context.scene.vggt4d.solve_coverage.endswith(
+        "frames 1003 keep the network camera; the solve did not beat it on 1003."
+    )
     data.solve["connectivity"] = {**data.solve["connectivity"], "segments": [[0, 3]]}
+    data.solve["connectivity"]["worse_frames"] = []
     data.solve["connectivity"]["kept_frames"] = []
     path = write_bundle(tmp_path / "whole.vggt4d", data)
     import_bundle(bpy.context, path, ImportSettings(import_masks=False))
