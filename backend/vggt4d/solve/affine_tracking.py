@@ -33,9 +33,14 @@ class AffineTemplates:
         radius = window // 2
         # Wide windows (large plates) are sampled every other pixel or so: ~15 x 15 samples
         # fix six warp parameters, and the cost stays that of a 320-px plate.
-        axis = np.arange(-radius, radius + 1, max(1, window // 15), dtype=np.float64)
+        self._step = max(1, window // 15)
+        axis = np.arange(-radius, radius + 1, self._step, dtype=np.float64)
+        self._side = len(axis)
         columns, rows = np.meshgrid(axis, axis)
         self._offsets = np.stack([columns.ravel(), rows.ravel()], axis=1)  # [P, 2]
+        wide = np.concatenate([[axis[0] - self._step], axis, [axis[-1] + self._step]])
+        columns, rows = np.meshgrid(wide, wide)
+        self._wide_offsets = np.stack([columns.ravel(), rows.ravel()], axis=1)
         sigma = 0.5 * radius + 0.5
         self._weight = np.exp(-np.sum(self._offsets**2, axis=1) / (2.0 * sigma**2))
         self._weight /= self._weight.sum()
@@ -49,17 +54,20 @@ class AffineTemplates:
 
     def add(self, grey: np.ndarray, points: np.ndarray) -> None:
         """Append templates of new tracks at `points` [N, 2] of image `grey` [H, W]."""
-        image = grey.astype(np.float32)
-        where = points[:, None, :].astype(np.float64) + self._offsets[None]
-        patch = _zero_mean(_bilinear(image, where), self._weight)
-        step_x, step_y = np.array([1.0, 0.0]), np.array([0.0, 1.0])
-        gradient = 0.5 * np.stack(
+        # One sampling of a patch a step wider on each side gives the patch and its central
+        # differences (the derivative over the sampling step).
+        count, side, step = len(points), self._side, self._step
+        wide = _bilinear(
+            grey.astype(np.float32), points[:, None, :].astype(np.float64) + self._wide_offsets
+        ).reshape(count, side + 2, side + 2)
+        patch = _zero_mean(wide[:, 1:-1, 1:-1].reshape(count, -1), self._weight)
+        gradient = np.stack(
             [
-                _bilinear(image, where + step_x) - _bilinear(image, where - step_x),
-                _bilinear(image, where + step_y) - _bilinear(image, where - step_y),
+                (wide[:, 1:-1, 2:] - wide[:, 1:-1, :-2]).reshape(count, -1),
+                (wide[:, 2:, 1:-1] - wide[:, :-2, 1:-1]).reshape(count, -1),
             ],
             axis=-1,
-        )
+        ) / (2.0 * step)
         steepest = self._steepest(gradient)
         # The patches are compared less their means, so the Jacobian is too (the projection
         # of a zero-mean error is unchanged; only the Hessian loses the mean's outer product).
