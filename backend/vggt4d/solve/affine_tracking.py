@@ -54,6 +54,8 @@ class AffineTemplates:
 
     def add(self, grey: np.ndarray, points: np.ndarray) -> None:
         """Append templates of new tracks at `points` [N, 2] of image `grey` [H, W]."""
+        if len(points) == 0:
+            return
         # One sampling of a patch a step wider on each side gives the patch and its central
         # differences (the derivative over the sampling step).
         count, side, step = len(points), self._side, self._step
