@@ -155,6 +155,11 @@ class VGGT4D_PG_settings(bpy.types.PropertyGroup):
         description="Frames the last imported shot's solve could not tie to the rest, which "
         "keep the network camera; empty when it solved every frame",
     )
+    solve_lens: StringProperty(
+        name="Solve Lens",
+        description="Whether the last imported shot, solved without a lens model, looks "
+        "lens-distorted and should be re-solved with one; empty otherwise",
+    )
     solve_smoothing: StringProperty(
         name="Smoothing",
         description="What the temporal smoothing did to the last imported shot's camera path",

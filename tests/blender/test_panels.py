@@ -69,6 +69,8 @@ def test_every_panel_draws_with_real_properties_and_operators(addon, state):
     settings.bundle_path = "/cache/shot.vggt4d"
     settings.solve_error = 0.12
     settings.solve_coverage = "Solved 14 of 16 frames; frames 1008, 1009 keep the network camera."
+    lens = "the plate looks lens-distorted: with --distortion polynomial the median solve error"
+    settings.solve_lens = "" if state == "idle" else lens  # idle: a solve without the warning
     calls = []
     for kind in ("FILE", "SEQUENCE", "CLIP"):
         settings.footage_kind = kind
@@ -90,6 +92,7 @@ def test_every_panel_draws_with_real_properties_and_operators(addon, state):
     assert {"footage_path", "sequence_path", "clip", "refine", "artist_mask"} <= drawn
     labels = [kwargs for name, _, kwargs in calls if name == "label"]
     assert {"text": settings.solve_coverage, "icon": "ERROR"} in labels
+    assert ({"text": lens, "icon": "ERROR"} in labels) == (state != "idle")
 
 
 def test_preferences_draw_with_real_properties_and_operators(addon):

@@ -69,7 +69,7 @@ class VGGT4D_OT_import_bundle(bpy.types.Operator, ImportHelper):
             logger.exception("VGGT4D import of %s failed", self.filepath)
             self.report({"ERROR"}, import_failure(self.filepath, error))
             return {"CANCELLED"}
-        for warning in result.warnings:
+        for warning in result.import_warnings():
             self.report({"WARNING"}, warning)
         self.report({"INFO"}, result.summary())
         return {"FINISHED"}
@@ -111,7 +111,7 @@ class VGGT4D_OT_import_batch(bpy.types.Operator):
         for shot, problem in result.unfinished:
             self.report({"WARNING"}, f"{shot} was not imported: the batch says {problem}")
         for imported in result.imported:
-            for warning in imported.warnings:
+            for warning in imported.import_warnings():
                 self.report({"WARNING"}, f"{imported.shot}: {warning}")
         self.report({"INFO"} if result.imported else {"ERROR"}, result.summary())
         return {"FINISHED"} if result.imported else {"CANCELLED"}

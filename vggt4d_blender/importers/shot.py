@@ -12,6 +12,7 @@ import numpy as np
 from ..bundle_format import (
     Bundle,
     describe_connectivity,
+    describe_lens_check,
     describe_smoothing,
     read_bundle,
     read_dynamic_points,
@@ -59,6 +60,7 @@ class ImportResult:
     worst_frames: list[tuple[int, float]] = field(default_factory=list)  # (frame, mean px)
     smoothing: str = ""  # what the temporal smoothing did to the camera path, or empty
     coverage: str = ""  # the frames the solve could not tie together, or empty
+    lens: str = ""  # the warning for a lens-free solve of a lens-distorted plate, or empty
 
     def summary(self) -> str:
         return (
@@ -73,6 +75,11 @@ class ImportResult:
             + f" in {self.seconds:.2f} s"
             + (f"; solve error {self.solve_error_px:.2f} px" if self.solve_error_px else "")
         )
+
+    def import_warnings(self) -> list[str]:
+        """What importing from disk reports as warnings: ``warnings``, then the lens warning
+        (after a job, the job's log has already given that one)."""
+        return [*self.warnings, self.lens] if self.lens else list(self.warnings)
 
     def worst_frames_text(self) -> str:
         """``1012: 0.41 px, 1013: 0.38 px`` (the frames to look at first), or empty."""
@@ -193,13 +200,14 @@ def _show_solve(scene: bpy.types.Scene, result: ImportResult) -> None:
     panel.solve_worst = result.worst_frames_text()
     panel.solve_smoothing = result.smoothing
     panel.solve_coverage = result.coverage
+    panel.solve_lens = result.lens
 
 
 def solve_summary(bundle: Bundle, worst: int = 3) -> dict:
     """The camera solve's error as Blender's tracker reports it: overall (the median, px) and
-    the `worst` frames by mean error, what the path smoothing did and which frames keep the
-    network camera; empty for a bundle
-    without a solve."""
+    the `worst` frames by mean error, what the path smoothing did, which frames keep the
+    network camera and whether the plate looks lens-distorted; empty for a bundle without a
+    solve."""
     solve = bundle.manifest.get("solve")
     if solve is None:
         return {}
@@ -216,6 +224,7 @@ def solve_summary(bundle: Bundle, worst: int = 3) -> dict:
         "worst_frames": per_frame[:worst],
         "smoothing": describe_smoothing(smoothing) if smoothing else "",
         "coverage": describe_connectivity(solve, bundle.frames),
+        "lens": describe_lens_check(solve) or "",
     }
 
 

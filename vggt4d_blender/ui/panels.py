@@ -82,6 +82,8 @@ def _draw_solve(layout: bpy.types.UILayout, settings: bpy.types.PropertyGroup) -
         column.label(text=f"Smoothed: {settings.solve_smoothing}")
     if settings.solve_coverage:
         column.label(text=settings.solve_coverage, icon="ERROR")
+    if settings.solve_lens:
+        column.label(text=settings.solve_lens, icon="ERROR")
 
 
 def _draw_masks(layout: bpy.types.UILayout, settings: bpy.types.PropertyGroup) -> None:

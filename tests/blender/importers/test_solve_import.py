@@ -7,6 +7,7 @@ import pytest
 from tests.blender.importers.conftest import write_plate
 from tests.importers.bundle_factory import make_bundle_data, with_solve
 from vggt4d.io.bundle import write_bundle
+from vggt4d_blender.bundle_format import describe_lens_check
 from vggt4d_blender.importers.shot import ImportSettings, import_bundle
 
 
@@ -137,3 +138,40 @@ def test_a_solve_in_pieces_says_which_frames_keep_the_network_camera(
     path = write_bundle(tmp_path / "whole.vggt4d", data)
     import_bundle(bpy.context, path, ImportSettings(import_masks=False))
     assert bpy.context.scene.vggt4d.solve_coverage == ""
+
+
+def test_a_lens_free_solve_of_a_distorted_plate_warns_on_import(
+    addon, tmp_path, plate_pattern, capfd
+):
+    import bpy
+
+    data = _solved(
+        make_bundle_data(frames=[1001, 1002, 1003, 1004], source_path=str(plate_pattern)),
+        k1=0.0,
+        k2=0.0,
+    )
+    data.solve["lens_check"] = {
+        "k1": -0.108,
+        "k2": 0.017,
+        "k3": 0.009,
+        "median_px": 0.033,
+        "distorted": True,
+    }
+    path = write_bundle(tmp_path / "distorted.vggt4d", data)
+    result = import_bundle(bpy.context, path, ImportSettings(import_masks=False))
+    expected = describe_lens_check(data.solve)
+    assert "drops from 0.120 to 0.033 px (k1 about -0.108)" in expected
+    assert result.lens == bpy.context.scene.vggt4d.solve_lens == expected
+    assert result.import_warnings()[-1] == expected and expected not in result.warnings
+    capfd.readouterr()
+    assert bpy.ops.vggt4d.import_bundle(filepath=str(path / "manifest.json")) == {"FINISHED"}
+    reported = capfd.readouterr()
+    assert f"Warning: {expected}" in reported.out + reported.err
+    data.solve["lens_check"]["distorted"] = False
+    straight = write_bundle(tmp_path / "straight.vggt4d", data)
+    del data.solve["lens_check"]
+    unchecked = write_bundle(tmp_path / "unchecked.vggt4d", data)
+    for path in (straight, unchecked):
+        result = import_bundle(bpy.context, path, ImportSettings(import_masks=False))
+        assert result.lens == bpy.context.scene.vggt4d.solve_lens == ""
+        assert result.import_warnings() == result.warnings
