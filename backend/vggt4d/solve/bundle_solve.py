@@ -86,6 +86,7 @@ def apply_solve(
         exclude=list(refined if transparent is None else refined | np.stack(transparent)),
         options=options,
         progress=progress,
+        pixel_aspect=data.plate_pixel_aspect,
     )
     depth = network_depth * result.depth_scale[:, None, None].astype(np.float32)
     _stage(progress, "pointcloud")(0.0)

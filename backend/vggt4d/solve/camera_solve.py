@@ -168,6 +168,7 @@ def solve_cameras(
     exclude: Sequence[np.ndarray | None] | None = None,
     options: SolveOptions | None = None,
     progress: SolveProgress | None = None,
+    pixel_aspect: float = 1.0,
 ) -> SolveResult:
     """Solve the cameras of a shot from its plate, starting from the network's estimate.
 
@@ -179,6 +180,9 @@ def solve_cameras(
         plate_to_model: {"scale_x", "scale_y", "offset_x", "offset_y"} mapping plate pixels
         to depth pixels (continuous corner coordinates).
     exclude: S bool [H, W] pixels never to track (dynamic masks, artist mattes) or None.
+    pixel_aspect: the plate's known pixel width / height (the footage's sample aspect; 1 for
+        square pixels): the solved fy is fx times it, never the network's ratio, so the
+        reported error is that of the camera Blender builds (one focal length per frame).
     Raises InputError when the plate cannot be tracked or the sizes disagree.
     """
     options = options or SolveOptions()
@@ -211,7 +215,7 @@ def solve_cameras(
             "cannot be solved (too little texture, or movers everywhere)."
         )
     points = _unproject_tracks(tracks, network_depth, extrinsics, intrinsics)
-    start = _start_intrinsics(intrinsics, tracks, options)
+    start = _start_intrinsics(intrinsics, tracks, options, pixel_aspect)
     start_errors = reprojection_errors(tracks, points, extrinsics, start, np.zeros(3))
     lens = LensModel(options.focal, options.distortion, options.refine_principal_point)
     state = (extrinsics, start, np.zeros(3), points)
@@ -454,13 +458,19 @@ def _unproject_tracks(
     )
 
 
-def _start_intrinsics(intrinsics: np.ndarray, tracks: Tracks, options: SolveOptions) -> np.ndarray:
-    """The network intrinsics made to fit the lens model: one focal (the median) when it is
-    shared, the principal point at the plate centre unless the network's is kept."""
+def _start_intrinsics(
+    intrinsics: np.ndarray, tracks: Tracks, options: SolveOptions, pixel_aspect: float
+) -> np.ndarray:
+    """The network intrinsics made to fit the lens model: one focal length per frame (the
+    geometric mean of fx and fy, as the Blender import takes it) with fy = fx * pixel_aspect
+    (the adjustment keeps that ratio), the median of them when it is shared, the principal
+    point at the plate centre."""
     start = np.array(intrinsics, copy=True)
+    focal = np.sqrt(intrinsics[:, 0, 0] * intrinsics[:, 1, 1] / pixel_aspect)
     if options.focal == "shared":
-        start[:, 0, 0] = np.median(intrinsics[:, 0, 0])
-        start[:, 1, 1] = np.median(intrinsics[:, 1, 1])
+        focal = np.full_like(focal, np.median(focal))
+    start[:, 0, 0] = focal
+    start[:, 1, 1] = focal * pixel_aspect
     start[:, 0, 2] = tracks.width / 2.0
     start[:, 1, 2] = tracks.height / 2.0
     return start

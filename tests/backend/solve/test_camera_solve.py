@@ -96,3 +96,23 @@ def test_too_few_frames_is_a_clear_error(shot):
             network.depth[:1],
             PLATE_TO_MODEL,
         )
+
+
+@pytest.mark.parametrize("pixel_aspect", [1.0, 4.0 / 3.0])
+def test_solved_fy_follows_the_plate_pixel_aspect_not_the_network(shot, pixel_aspect):
+    """The network's fy 3 % above its fx: the solve keeps the plate's known pixel shape (fy = fx
+    * pixel aspect), so the camera Blender builds is the one whose error the solve reports."""
+    network = network_estimate(shot)
+    network.intrinsics[:, 1, 1] *= 1.03 * pixel_aspect
+    result = solve_cameras(
+        list(shot.plates),
+        network.extrinsics,
+        network.intrinsics,
+        network.depth,
+        PLATE_TO_MODEL,
+        exclude=list(shot.movers),
+        options=SolveOptions(outlier_rounds=0, max_iterations=10),
+        pixel_aspect=pixel_aspect,
+    )
+    ratio = result.intrinsics[:, 1, 1] / result.intrinsics[:, 0, 0]
+    np.testing.assert_allclose(ratio, pixel_aspect, rtol=1e-9)
