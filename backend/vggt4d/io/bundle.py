@@ -25,6 +25,7 @@ from PIL import Image
 from vggt4d.errors import BundleError
 from vggt4d.io import bundle_format
 from vggt4d.io.bundle_format import FORMAT, MANIFEST, PARTIAL_MARKER, VERSION, mask_path
+from vggt4d.io.bundle_lock import bundle_lock
 from vggt4d.io.ply import write_ply
 
 _PLATE_KEYS = ("scale_x", "scale_y", "offset_x", "offset_y")
@@ -329,7 +330,13 @@ def _is_replaceable(path: Path) -> bool:
 
 def _publish(temporary: Path, final: Path) -> None:
     """Rename the finished directory into place; an old bundle is moved aside first (a
-    directory rename cannot replace a non-empty directory on every platform)."""
+    directory rename cannot replace a non-empty directory on every platform). Under the
+    bundle's lock: a bundle another process is rewriting is refused (`bundle_lock`)."""
+    with bundle_lock(final):
+        _replace(temporary, final)
+
+
+def _replace(temporary: Path, final: Path) -> None:
     if not final.exists():
         os.rename(temporary, final)
         return

@@ -18,6 +18,7 @@ import numpy as np
 from vggt4d.errors import InputError
 from vggt4d.geometry import invert_se3, transform_points
 from vggt4d.io.bundle import BundleData, read_bundle, write_bundle
+from vggt4d.io.bundle_lock import bundle_lock
 from vggt4d.io.footage import Footage, FrameRange, read_footage
 from vggt4d.io.masks import read_artist_masks
 from vggt4d.pointcloud import CloudOptions, PointClouds, build_point_clouds
@@ -38,10 +39,21 @@ def solve_bundle(
     masks_dir: artist masks (`vggt4d.io.artist_masks`) that replace the bundle's refined masks
         on the frames they cover, both for the solve and in the rewritten bundle.
     Raises InputError when the plate cannot be found or no longer matches the bundle,
-    BundleError for a damaged bundle, and whatever `progress` raises (to cancel).
+    BundleError for a damaged bundle or one another process is changing (the bundle is locked
+    from reading to publishing, `bundle_lock`), and whatever `progress` raises (to cancel).
     """
+    with bundle_lock(path):
+        return _solve_locked(Path(path), options, masks_dir, progress)
+
+
+def _solve_locked(
+    path: Path,
+    options: SolveOptions | None,
+    masks_dir: str | Path | None,
+    progress: BundleProgress | None,
+) -> Path:
     data = read_bundle(path)
-    footage = read_plates(data, Path(path), _stage(progress, "plate"))
+    footage = read_plates(data, path, _stage(progress, "plate"))
     artist_masks = (
         read_artist_masks(masks_dir, data.frames, data.plate_width, data.plate_height)
         if masks_dir is not None

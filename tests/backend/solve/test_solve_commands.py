@@ -1,13 +1,18 @@
 """`vggt4d solve` and the job server's `solve` request on a bundle with a plate on disk."""
 
 import shutil
+import subprocess
+import sys
+import time
 
 import pytest
 
 from tests.backend.solve.shot_bundle import network_estimate, write_shot_bundle
 from tests.backend.test_server import ServerProcess
 from vggt4d.cli import main
-from vggt4d.io.bundle import read_bundle, validate_bundle
+from vggt4d.errors import BundleError
+from vggt4d.io.bundle import read_bundle, validate_bundle, write_bundle
+from vggt4d.io.bundle_lock import bundle_lock, lock_path
 
 
 @pytest.fixture(scope="module")
@@ -85,3 +90,37 @@ def test_smooth_flags_reach_the_solve_options():
     assert _job_options(reconstruct).solve.smooth == 1.0
     assert _solve_options(parse(["solve", "b.vggt4d", "--smooth-strength", "3"])).smooth == 3.0
     assert _solve_options(parse(["solve", "b.vggt4d"])).smooth == 0.0
+
+
+def test_a_second_solve_of_a_bundle_being_changed_fails_fast(unsolved, tmp_path, capsys):
+    """A real process holds the bundle's lock (as a running solve does): `vggt4d solve` refuses
+    at once, naming it; once that process is killed, its lock no longer blocks anyone."""
+    path = shutil.copytree(unsolved, tmp_path / "copy.vggt4d")
+    holder = subprocess.Popen(
+        [sys.executable, "-c", HOLD_LOCK, str(path)], stdout=subprocess.PIPE, text=True
+    )
+    try:
+        assert holder.stdout.readline().strip() == "locked"
+        started = time.perf_counter()
+        assert main(["solve", str(path)]) == 2
+        error = capsys.readouterr().err
+        assert f"is being changed by another process (pid {holder.pid})" in error
+        assert time.perf_counter() - started < 5
+        with pytest.raises(BundleError, match="being changed by another process"):
+            write_bundle(path, read_bundle(path))  # no in-place rewrite either
+    finally:
+        holder.kill()
+        holder.wait()
+    with bundle_lock(path):  # the dead holder's lock is gone; ours is re-entrant
+        write_bundle(path, read_bundle(path))
+    assert not lock_path(path).exists()
+    validate_bundle(path)
+
+
+HOLD_LOCK = """
+import sys, time
+from vggt4d.io.bundle_lock import bundle_lock
+with bundle_lock(sys.argv[1]):
+    print("locked", flush=True)
+    time.sleep(120)
+"""
