@@ -312,6 +312,7 @@ def _info(arguments: argparse.Namespace) -> int:
     from vggt4d.io.bundle import validate_bundle
     from vggt4d.io.bundle_format import (
         describe_connectivity,
+        describe_focal_switch,
         describe_lens_check,
         describe_smoothing,
     )
@@ -343,6 +344,9 @@ def _info(arguments: argparse.Namespace) -> int:
         warning = describe_lens_check(solve)
         if warning:
             lines.append(f"lens:     WARNING {warning}")
+        switch = describe_focal_switch(solve)
+        if switch:
+            lines.append(f"focal:    WARNING {switch}")
         if "smoothing" in solve:
             lines.append(f"smoothed: {describe_smoothing(solve['smoothing'])}")
         coverage = describe_connectivity(solve, frames)

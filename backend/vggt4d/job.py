@@ -23,7 +23,11 @@ from vggt4d import pipeline
 from vggt4d.chunks import Chunk, check_chunking, plan_chunks
 from vggt4d.errors import InputError, OutOfMemoryError
 from vggt4d.io.bundle import BundleData, ShotData, validate_bundle, write_bundle
-from vggt4d.io.bundle_format import describe_connectivity, describe_lens_check
+from vggt4d.io.bundle_format import (
+    describe_connectivity,
+    describe_focal_switch,
+    describe_lens_check,
+)
 from vggt4d.io.footage import MAX_FRAME_NUMBER, Footage, FrameRange, open_footage, read_footage
 from vggt4d.io.masks import read_artist_masks
 from vggt4d.long_shot import LongShot, discard_resume_state, run_long_shot
@@ -258,11 +262,14 @@ def run_solve(
 
 def _report_solve(solve: dict[str, Any], frames: list[int], report: LogCallback) -> None:
     """Log a finished solve: its error and coverage, and a warning when the plate looks
-    lens-distorted."""
+    lens-distorted or a zoom was solved per frame."""
     report("info", _solve_message(solve, frames))
     warning = describe_lens_check(solve)
     if warning:
         report("warning", f"Lens: {warning}.")
+    switch = describe_focal_switch(solve)
+    if switch:
+        report("warning", f"Focal: {switch}.")
 
 
 def _solve_message(solve: dict[str, Any], frames: list[int]) -> str:

@@ -2,20 +2,17 @@
 
 from __future__ import annotations
 
-import os
-import re
 from pathlib import Path
 
 import bpy
 import numpy as np
 
-from ..bundle_format import Bundle, frame_number
+from ..bundle_format import Bundle, find_plate
 from . import camera_math
 from .datablocks import key_channels, link_object, tag
 
 RESIDUAL_WARNING_PX = 0.5
 """Focal disagreement (pixels at the plate edge) above which the import warns."""
-IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".tif", ".tiff", ".exr", ".dpx", ".bmp", ".webp")
 
 
 def import_camera(
@@ -161,47 +158,7 @@ def set_clip_lens(clip: bpy.types.MovieClip, bundle: Bundle, data: bpy.types.Cam
 
 
 def plate_file(bundle: Bundle) -> tuple[Path, int] | None:
-    """The footage file to load and the plate frame number it starts at, if it exists.
-
-    The footage is looked for at its absolute path, then relative to the bundle (a project
-    moved or opened on another machine). Sequences may be given as a folder, a ``#`` or
-    printf pattern, a glob or one file; videos start at ``source.frame_start`` (the plate
-    number of the video's first frame, default 1).
-    """
-    source = bundle.manifest.get("source", {})
-    places = [str(source.get("path", ""))]
-    relative = source.get("path_relative_to_bundle")
-    if isinstance(relative, str) and relative:
-        places.append(os.path.normpath(bundle.path / relative))
-    for text in places:
-        found = _footage_at(text, source, int(bundle.frames[0]))
-        if found is not None:
-            return found
-    return None
-
-
-def _footage_at(text: str, source: dict, first: int) -> tuple[Path, int] | None:
-    if source.get("kind") == "video":
-        path = Path(text)
-        return (path, int(source.get("frame_start", 1))) if path.is_file() else None
-    for candidate in _sequence_candidates(text, first):
-        number = frame_number(candidate.name)
-        if candidate.is_file() and number is not None:
-            return candidate, number
-    return None
-
-
-def _sequence_candidates(text: str, first: int) -> list[Path]:
-    path = Path(text)
-    if "#" in path.name:
-        name = re.sub(r"#+", lambda run: f"{first:0{len(run.group())}d}", path.name)
-        return [path.with_name(name)]
-    if re.search(r"%0?\d*d", path.name):
-        return [path.with_name(path.name % first)]
-    if path.is_dir():
-        files = sorted(p for p in path.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
-    elif any(mark in path.name for mark in "*?["):
-        files = sorted(path.parent.glob(path.name))
-    else:
-        files = [path]
-    return sorted(files, key=lambda p: frame_number(p.name) != first)
+    """The footage file to load and the plate frame number it starts at, if it exists
+    (`bundle_format.find_plate`: the absolute path, then the one relative to the bundle)."""
+    found = find_plate(bundle.manifest.get("source", {}), bundle.path, int(bundle.frames[0]))
+    return None if found is None else found[1:]

@@ -18,6 +18,8 @@ import contextlib
 import itertools
 import json
 import math
+import os
+import re
 import struct
 import zipfile
 import zlib
@@ -119,6 +121,59 @@ def frame_number_span(file_name: str) -> tuple[int, int] | None:
     while start > 0 and file_name[start - 1].isdigit():
         start -= 1
     return (start, end) if start < end else None
+
+
+# Image files a plate folder is searched for (`find_plate`).
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".tif", ".tiff", ".exr", ".dpx", ".bmp", ".webp")
+
+
+def find_plate(
+    source: dict[str, Any], bundle_dir: str | Path, first: int
+) -> tuple[Path, Path, int] | None:
+    """Where a bundle's plate is now, or None: (the location to read, as the manifest's
+    ``source`` names it; the file of its first frame; that file's plate frame number).
+
+    Looked for at ``source.path``, then at ``source.path_relative_to_bundle`` from the bundle
+    folder (a project moved or opened on another machine). A sequence may be a folder, a ``#``
+    or printf pattern, a glob or one file (found when its frame ``first``, else any, exists);
+    a video starts at ``source.frame_start`` (default 1). For the add-on and the re-solve.
+    """
+    places = [str(source.get("path", ""))]
+    relative = source.get("path_relative_to_bundle")
+    if isinstance(relative, str) and relative:
+        places.append(os.path.normpath(Path(bundle_dir).absolute() / relative))
+    for place in places:
+        found = _footage_at(place, source, first)
+        if found is not None:
+            return (Path(place), *found)
+    return None
+
+
+def _footage_at(text: str, source: dict, first: int) -> tuple[Path, int] | None:
+    if source.get("kind") == "video":
+        path = Path(text)
+        return (path, int(source.get("frame_start", 1))) if path.is_file() else None
+    for candidate in _sequence_candidates(text, first):
+        number = frame_number(candidate.name)
+        if candidate.is_file() and number is not None:
+            return candidate, number
+    return None
+
+
+def _sequence_candidates(text: str, first: int) -> list[Path]:
+    path = Path(text)
+    if "#" in path.name:
+        name = re.sub(r"#+", lambda run: f"{first:0{len(run.group())}d}", path.name)
+        return [path.with_name(name)]
+    if re.search(r"%0?\d*d", path.name):
+        return [path.with_name(path.name % first)]
+    if path.is_dir():
+        files = sorted(p for p in path.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
+    elif any(mark in path.name for mark in "*?["):
+        files = sorted(path.parent.glob(path.name))
+    else:
+        files = [path]
+    return sorted(files, key=lambda p: frame_number(p.name) != first)
 
 
 def frame_number(file_name: str) -> int | None:
@@ -481,6 +536,20 @@ def describe_lens_check(solve: dict[str, Any]) -> str | None:
         f"drops from {solve['reprojection_error_px']['median']:.3f} to "
         f"{check['median_px']:.3f} px (k1 about {check['k1']:+.3f}). Re-solve with it: without "
         "a lens model the focal and the points soak the distortion up"
+    )
+
+
+def describe_focal_switch(solve: dict[str, Any]) -> str | None:
+    """The warning for a shot solved with a focal per frame although one shared focal was asked
+    (a manifest's ``solve.focal_switch``, docs/solve.md); None otherwise. For ``vggt4d info``
+    and the job's log."""
+    switch = solve.get("focal_switch")
+    if not switch:
+        return None
+    return (
+        f"the network's focal length changes {switch['network_spread']:.2f}x over the shot (a "
+        "zoom?): solved with --focal per-frame instead of one shared focal; give --focal fixed "
+        "to keep the network's"
     )
 
 

@@ -18,6 +18,7 @@ import numpy as np
 from vggt4d.errors import InputError
 from vggt4d.geometry import invert_se3, transform_points
 from vggt4d.io.bundle import BundleData, read_bundle, write_bundle
+from vggt4d.io.bundle_format import find_plate
 from vggt4d.io.bundle_lock import bundle_lock
 from vggt4d.io.footage import Footage, FrameRange, read_footage
 from vggt4d.io.masks import read_artist_masks
@@ -147,15 +148,13 @@ def read_plates(
     source = data.source
     if source.get("kind") == "arrays":
         raise InputError("This bundle was made from in-memory frames: it has no plate to read.")
-    candidates = [Path(source["path"]).expanduser()]
-    if source.get("path_relative_to_bundle"):
-        candidates.append(bundle_path.absolute() / source["path_relative_to_bundle"])
-    location = next((c for c in candidates if c.exists() or "%" in c.name or "#" in c.name), None)
-    if location is None:
+    found = find_plate(source, bundle_path, data.frames[0])
+    if found is None:
         raise InputError(
             f"The plate {source['path']} of this bundle is missing: put it back or re-run the "
             "reconstruction."
         )
+    location = found[0]
     first, last = data.frames[0], data.frames[-1]
     footage = read_footage(
         location, FrameRange(first, last), progress=progress, first_video_frame=_first(source)

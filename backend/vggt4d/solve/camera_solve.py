@@ -125,6 +125,7 @@ class SolveResult:
     smoothing: Smoothed | None = None
     lens_check: dict[str, Any] | None = None  # `_check_distortion`: solved without distortion
     connectivity: Connectivity = field(default_factory=lambda: Connectivity([], [], []))
+    focal_switch: dict[str, Any] | None = None  # `_focal_switch`: a zoom solved per frame
 
     def per_frame_error(self) -> np.ndarray:
         """Mean reprojection error of each frame's inliers (plate pixels, NaN without any),
@@ -156,6 +157,7 @@ class SolveResult:
         } | (
             ({"smoothing": self.smoothing.summary()} if self.smoothing is not None else {})
             | ({"lens_check": self.lens_check} if self.lens_check is not None else {})
+            | ({"focal_switch": self.focal_switch} if self.focal_switch is not None else {})
         )
 
 
@@ -189,6 +191,9 @@ def solve_cameras(
     extrinsics = np.asarray(extrinsics, np.float64)
     intrinsics = np.asarray(intrinsics, np.float64)
     frame_count = len(extrinsics)
+    focal_switch = _focal_switch(intrinsics, options)
+    if focal_switch is not None:
+        options = replace(options, focal="per-frame")
     if not (len(plates) == len(intrinsics) == len(depth) == frame_count):
         raise InputError(
             f"{len(plates)} plates, {len(extrinsics)} cameras and {len(depth)} depth maps "
@@ -260,6 +265,7 @@ def solve_cameras(
         network_depth, start_errors = network_depth[keep], start_errors[keep]
         loss_scale = 1.0
     solved_extrinsics, solved_intrinsics, distortion, solved_points = state
+    check_plausible_lens(distortion)
     lens_check = (
         _check_distortion(tracks, state, lens, float(np.median(errors)), segments)
         if options.distortion == "none"
@@ -314,12 +320,47 @@ def solve_cameras(
         smoothing=smoothed,
         lens_check=lens_check,
         connectivity=Connectivity(segments.runs, kept, worse),
+        focal_switch=focal_switch,
     )
 
 
-# The plate looks lens-distorted when solving the distortion cuts the median error to this part.
+# The plate looks lens-distorted when solving the distortion cuts the median error to this part,
+# and by at least this much: a locked-off shot's 0.003 -> 0.001 px is no lens, k1 = -0.12 on the
+# test shot drops 0.053 -> 0.033 px.
 _DISTORTED_GAIN = 0.9
+_DISTORTED_DROP_PX = 0.01
 _CHECK_ITERATIONS = 20
+# Largest |k1|, |k2|, |k3| (normalised coordinates) of a real lens fit: a 14 mm full-frame lens
+# stays well inside it; beyond it the coefficients cancel each other on a plate that does not
+# determine them (a zoom solved with one focal gave k3 = 1835).
+PLAUSIBLE_DISTORTION = 10.0
+# The network's focal changes by more than this factor over the shot (5th to 95th percentile):
+# a zoom. One shared focal then fails (QA: +62 to +143 % focal error, or k3 = 1835), a focal
+# per frame holds (+10 %, 0.03 px), so a "shared" solve switches to "per-frame".
+ZOOM_SPREAD = 1.05
+
+
+def _focal_switch(intrinsics: np.ndarray, options: SolveOptions) -> dict[str, Any] | None:
+    """The manifest's `solve.focal_switch` when a shared-focal solve is asked of a shot whose
+    network focal changes like a zoom's (it is then solved per frame); None otherwise."""
+    focal = np.sqrt(intrinsics[:, 0, 0] * intrinsics[:, 1, 1])
+    low, high = np.percentile(focal, [5, 95])
+    spread = float(high / low)
+    if options.focal != "shared" or not spread > ZOOM_SPREAD:
+        return None
+    return {"network_spread": spread, "asked": "shared", "used": "per-frame"}
+
+
+def check_plausible_lens(distortion: np.ndarray) -> None:
+    """Refuse a solved lens no real lens has, before anything is written (InputError)."""
+    if np.all(np.abs(distortion) <= PLAUSIBLE_DISTORTION):
+        return
+    k1, k2, k3 = (float(value) for value in distortion)
+    raise InputError(
+        f"The solved lens distortion is implausible (k1 {k1:.3g}, k2 {k2:.3g}, k3 {k3:.3g}): "
+        "this plate does not determine it. Re-solve with --distortion none (and --focal "
+        "per-frame on a zoom)."
+    )
 
 
 def _check_distortion(
@@ -329,7 +370,8 @@ def _check_distortion(
     and whether the plate looks distorted. Without a lens model, a distorted plate still
     reaches a small error (the focal and the points soak the distortion up: measured, k1 =
     -0.12 gave 0.05 px against 0.03 px, with the focal 6.5 % off), so only the comparison shows
-    it. A short adjustment from the solved state."""
+    it. A short adjustment from the solved state. A fit with implausible coefficients is
+    recorded as not determined, without them."""
     with_lens = replace(lens, distortion="polynomial")
     adjusted = adjust(
         tracks,
@@ -342,14 +384,14 @@ def _check_distortion(
         held_frames=segments.kept,
     )
     check_median = float(np.median(adjusted.errors))
+    if not np.all(np.abs(adjusted.distortion) <= PLAUSIBLE_DISTORTION):
+        return {"median_px": check_median, "distorted": False, "determined": False}
     k1, k2, k3 = (float(value) for value in adjusted.distortion)
-    return {
-        "k1": k1,
-        "k2": k2,
-        "k3": k3,
-        "median_px": check_median,
-        "distorted": check_median < _DISTORTED_GAIN * median_px,
-    }
+    distorted = (
+        check_median < _DISTORTED_GAIN * median_px
+        and median_px - check_median >= _DISTORTED_DROP_PX
+    )
+    return {"k1": k1, "k2": k2, "k3": k3, "median_px": check_median, "distorted": distorted}
 
 
 _RESEGMENT_ROUNDS = 2

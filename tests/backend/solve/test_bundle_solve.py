@@ -248,3 +248,43 @@ def test_padding_and_transparent_pixels_give_no_points_after_a_solve(shot, tmp_p
         pixels = seen @ solved.intrinsics[index].T
         columns = pixels[:, 0] / pixels[:, 2]
         assert ((columns > cut - 1.5) & (columns < width + 0.5)).all()
+
+
+def test_validator_takes_an_undetermined_lens_check_and_a_focal_switch(solved, tmp_path):
+    import shutil
+
+    path, _, _ = solved
+    copy = tmp_path / "copy.vggt4d"
+    shutil.copytree(path, copy)
+    manifest = json.loads((copy / "manifest.json").read_text())
+    solve = manifest["solve"]
+    solve["lens_check"] = {"median_px": 0.1, "distorted": False, "determined": False}
+    solve["focal_switch"] = {"network_spread": 1.8, "asked": "shared", "used": "per-frame"}
+    (copy / "manifest.json").write_text(json.dumps(manifest))
+    bundle_format.validate_bundle(copy)
+    assert bundle_format.describe_lens_check(solve) is None
+    assert "1.80x" in bundle_format.describe_focal_switch(solve)
+    solve["lens_check"] = {"k3": 1835.0, "median_px": 0.1, "distorted": False}
+    (copy / "manifest.json").write_text(json.dumps(manifest))
+    with pytest.raises(bundle_format.BundleError, match="k3"):
+        bundle_format.validate_bundle(copy)
+
+
+def test_a_moved_project_reads_its_image_sequence_plate_relative_to_the_bundle(shot, tmp_path):
+    """The manifest's absolute `plate.####.png` is gone after the move; the path relative to the
+    bundle finds it (as the add-on's import does: one `find_plate` for both)."""
+    import shutil
+
+    from vggt4d.solve.bundle_solve import read_plates
+
+    folder = tmp_path / "before"
+    path = write_shot_bundle(shot, network_estimate(shot), folder)
+    manifest = json.loads((path / "manifest.json").read_text())
+    manifest["source"]["path_relative_to_bundle"] = "../plate/plate.####.png"
+    (path / "manifest.json").write_text(json.dumps(manifest))
+    moved = tmp_path / "after"
+    shutil.move(folder, moved)
+    bundle = moved / path.name
+    footage = read_plates(read_bundle(bundle), bundle)
+    np.testing.assert_array_equal(np.stack(footage.frames), shot.plates)
+    assert footage.frame_numbers == read_bundle(bundle).frames

@@ -116,3 +116,29 @@ def test_solved_fy_follows_the_plate_pixel_aspect_not_the_network(shot, pixel_as
     )
     ratio = result.intrinsics[:, 1, 1] / result.intrinsics[:, 0, 0]
     np.testing.assert_allclose(ratio, pixel_aspect, rtol=1e-9)
+
+
+def test_a_zoom_like_network_focal_is_solved_per_frame_and_said(shot):
+    """The network's focal climbs 20 % over the shot: one shared focal cannot fit a zoom, so the
+    solve goes per frame, records the switch and says so in one sentence."""
+    from vggt4d.io.bundle_format import describe_focal_switch
+
+    network = network_estimate(shot)
+    network.intrinsics[:, :2, :2] *= np.linspace(1.0, 1.2, len(shot.plates))[:, None, None]
+    result = _solve(shot, network, SolveOptions(outlier_rounds=0, max_iterations=10))
+    summary = result.summary()
+    assert summary["options"]["focal"] == "per-frame"
+    switch = summary["focal_switch"]
+    assert switch["asked"] == "shared" and 1.15 < switch["network_spread"] < 1.21, switch
+    sentence = describe_focal_switch(summary)
+    assert "--focal per-frame" in sentence and "1.1" in sentence, sentence
+    assert describe_focal_switch({"reprojection_error_px": {}}) is None
+
+
+def test_an_implausible_lens_is_refused_before_anything_is_written():
+    from vggt4d.errors import InputError
+    from vggt4d.solve.camera_solve import check_plausible_lens
+
+    check_plausible_lens(np.array([-0.3, 0.12, -0.02]))  # a wide real lens passes
+    with pytest.raises(InputError, match=r"implausible \(k1 0.1, k2 -3, k3 1.84e\+03\)"):
+        check_plausible_lens(np.array([0.1, -3.0, 1835.0]))
