@@ -27,13 +27,20 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the `vggt4d` console script; returns the exit status."""
     arguments = _parser().parse_args(argv)
     try:
-        return arguments.command(arguments)
+        status = arguments.command(arguments)
+        sys.stdout.flush()  # here, where a closed pipe is caught below, not at exit
+        return status
     except VGGT4DError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("\ninterrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:
+        # The reader left (`vggt4d info BUNDLE | head`): no traceback, and none at exit when
+        # Python flushes stdout into the closed pipe.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 141  # 128 + SIGPIPE, as a shell reports it
 
 
 def _parser() -> argparse.ArgumentParser:

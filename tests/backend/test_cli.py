@@ -1,5 +1,6 @@
 """The `vggt4d` console script end to end: reconstruct, info, export, and its error lines."""
 
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -46,6 +47,17 @@ def test_info_validates_and_summarises(bundle: Path) -> None:
     assert "(valid, version 1)" in done.stdout
     assert "frames:   3 (2..5)" in done.stdout
     assert "UNTRAINED TEST WEIGHTS" in done.stdout
+
+
+def test_info_into_a_closed_pipe_prints_no_traceback(bundle: Path) -> None:
+    """`vggt4d info BUNDLE | head`: the reader may leave before the summary is written."""
+    reader, writer = os.pipe()
+    os.close(reader)
+    with open(writer, "wb") as closed:
+        done = subprocess.run(
+            [str(SCRIPT), "info", str(bundle)], stdout=closed, stderr=subprocess.PIPE, timeout=300
+        )
+    assert done.returncode == 141 and b"Traceback" not in done.stderr, done.stderr
 
 
 def test_export_writes_files_that_read_back(bundle: Path, tmp_path: Path) -> None:

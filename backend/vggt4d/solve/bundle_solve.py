@@ -161,11 +161,15 @@ def read_plates(
     )
     positions = {number: index for index, number in enumerate(footage.frame_numbers)}
     missing = [number for number in data.frames if number not in positions]
-    if missing or (footage.width, footage.height) != (data.plate_width, data.plate_height):
+    size, expected = (footage.width, footage.height), (data.plate_width, data.plate_height)
+    problems = ([f"frames {_numbers(missing)} are missing"] if missing else []) + (
+        [f"it is {size[0]}x{size[1]} instead of {expected[0]}x{expected[1]}"]
+        if size != expected
+        else []
+    )
+    if problems:
         raise InputError(
-            f"The plate {location} no longer matches the bundle (frames {missing[:5]} missing "
-            f"or size {footage.width}x{footage.height} instead of "
-            f"{data.plate_width}x{data.plate_height})."
+            f"The plate {location} no longer matches the bundle: {' and '.join(problems)}."
         )
     chosen = [positions[number] for number in data.frames]
     transparent = footage.transparent
@@ -174,6 +178,13 @@ def read_plates(
         frames=[footage.frames[index] for index in chosen],
         frame_numbers=list(data.frames),
         transparent=None if transparent is None else [transparent[index] for index in chosen],
+    )
+
+
+def _numbers(numbers: list[int], shown: int = 5) -> str:
+    """Frame numbers for a sentence: the first `shown` of them."""
+    return ", ".join(str(number) for number in numbers[:shown]) + (
+        ", ..." if len(numbers) > shown else ""
     )
 
 

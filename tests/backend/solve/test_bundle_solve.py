@@ -288,3 +288,15 @@ def test_a_moved_project_reads_its_image_sequence_plate_relative_to_the_bundle(s
     footage = read_plates(read_bundle(bundle), bundle)
     np.testing.assert_array_equal(np.stack(footage.frames), shot.plates)
     assert footage.frame_numbers == read_bundle(bundle).frames
+
+
+def test_a_plate_of_another_size_is_said_in_one_plain_sentence(shot, tmp_path):
+    path = write_shot_bundle(shot, network_estimate(shot), tmp_path)
+    for file in (tmp_path / "plate").iterdir():
+        Image.open(file).resize((64, 36)).save(file)
+    height, width = shot.plates.shape[1:3]
+    with pytest.raises(InputError) as refused:
+        solve_bundle(path)
+    assert str(refused.value).endswith(
+        f"no longer matches the bundle: it is 64x36 instead of {width}x{height}."
+    ), refused.value
