@@ -88,6 +88,29 @@ def test_untrained_weights_and_masks_are_reported(finished) -> None:
     assert any(level == "info" and "Using 2 artist masks" in message for level, message in logs)
 
 
+def test_a_failed_solve_keeps_the_network_bundle_with_a_warning(
+    test_clip: Path, tiny_weights: Path, tmp_path: Path
+) -> None:
+    """A solve that refuses its result (no track long enough here; an implausible lens takes the
+    same path) never costs the reconstruction: the bundle is written with the network's
+    cameras, and the log says why."""
+    from vggt4d.solve.camera_solve import SolveOptions
+    from vggt4d.solve.tracks import TrackOptions
+
+    logs: list[tuple[str, str]] = []
+    solve = SolveOptions(tracking=TrackOptions(min_length=10_000, max_length=10_000))
+    bundle = run_job(
+        test_clip,
+        tmp_path / "shot.vggt4d",
+        JobOptions(weights=str(tiny_weights), solve=solve),
+        log=lambda level, message: logs.append((level, message)),
+    )
+    assert read_bundle(bundle).solve is None
+    assert any(
+        level == "warning" and message.startswith("Camera solve skipped") for level, message in logs
+    ), logs
+
+
 def test_cancel_stops_at_a_boundary_and_writes_nothing(
     test_clip: Path, tiny_weights: Path, tmp_path: Path
 ) -> None:
