@@ -111,7 +111,10 @@ def attach_plate(
     background = camera.data.background_images.new()
     background.source = "MOVIE_CLIP"
     background.clip = clip
-    background.clip_user.use_render_undistorted = False
+    # A pinhole Blender camera over a distorted plate disagrees by pixels towards the corners:
+    # with a solved lens, show the plate undistorted by the clip's lens (layout convention).
+    background.clip_user.use_render_undistorted = clip_is_distorted(clip)
+    background.clip_user.proxy_render_size = "FULL"  # undistortion runs on full frames only
     background.frame_method = "STRETCH"  # the plate fills the camera frame at any pixel aspect
     camera.data.show_background_images = True
     return clip, None
@@ -155,6 +158,13 @@ def set_clip_lens(clip: bpy.types.MovieClip, bundle: Bundle, data: bpy.types.Cam
     if hasattr(tracking_camera, "principal_point_pixels"):  # Blender 3.5+
         # Blender's clip pixels have their origin at the bottom left.
         tracking_camera.principal_point_pixels = (centre[0], bundle.plate_height - centre[1])
+
+
+def clip_is_distorted(clip: bpy.types.MovieClip) -> bool:
+    """Whether the clip's lens (`set_clip_lens`) has radial distortion: its plate then needs
+    undistorting to sit behind Blender's pinhole camera (docs/importer.md)."""
+    lens = clip.tracking.camera
+    return any(value != 0.0 for value in (lens.k1, lens.k2, lens.k3))
 
 
 def plate_file(bundle: Bundle) -> tuple[Path, int] | None:

@@ -6,6 +6,7 @@ import bpy
 
 from ..bundle_format import Bundle
 from . import compat
+from .camera import clip_is_distorted
 from .datablocks import SHOT_TAG, tag
 
 
@@ -39,8 +40,9 @@ def build_matte_compositor(
     """The matchmove check as the render result, and the matte as its own output.
 
     F12 gives the normal render over the plate (Alpha Over, film transparent), so CG sits on
-    the footage it was tracked to. The matte (the plate with the mask as its alpha, or the
-    mask alone without a plate) goes to a File Output node writing ``MATTE_DIRECTORY`` and to
+    the footage it was tracked to; a plate with a solved lens is undistorted first (Movie
+    Distortion node), like the camera background. The matte (the plate with the mask as its
+    alpha, or the mask alone without a plate) goes to a File Output node writing ``MATTE_DIRECTORY`` and to
     the Viewer. The scene's own compositor is left alone unless it is empty or was made by an
     earlier VGGT4D import; returns None in that case.
     """
@@ -59,8 +61,14 @@ def build_matte_compositor(
         plate = nodes.new("CompositorNodeMovieClip")
         plate.clip = plate_clip
         plate.label = "Plate"
+        behind = plate.outputs["Image"]
+        if clip_is_distorted(plate_clip):  # CG is pinhole: put it on the undistorted plate
+            undistort = nodes.new("CompositorNodeMovieDistortion")  # Undistort by default
+            undistort.clip = plate_clip
+            links.new(behind, undistort.inputs["Image"])
+            behind = undistort.outputs["Image"]
         over = nodes.new("CompositorNodeAlphaOver")
-        links.new(plate.outputs["Image"], compat.alpha_over_inputs(over)[0])
+        links.new(behind, compat.alpha_over_inputs(over)[0])
         links.new(render.outputs["Image"], compat.alpha_over_inputs(over)[1])
         result = over.outputs["Image"]
         set_alpha = nodes.new("CompositorNodeSetAlpha")

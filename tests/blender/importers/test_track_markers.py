@@ -245,3 +245,67 @@ def test_keyframes_are_the_widest_well_supported_pair():
     assert choose_keyframes(owner, index) == (0, 6)
     assert choose_keyframes(owner[index < 4], index[index < 4]) == (0, 3)
     assert choose_keyframes(owner[:28], index[:28]) is None  # never 8 tracks on one frame
+
+
+def test_a_distorted_plate_is_shown_and_rendered_undistorted_behind_the_camera(
+    factory_blender, tmp_path
+):
+    """With a solved lens, the camera background and the F12 composite show the plate
+    undistorted: a dot painted on the plate where a track was seen (distorted) lands where
+    Blender's pinhole camera projects the track's 3-D point, up to 13 px away at the corners."""
+    from PIL import Image
+
+    bpy = factory_blender
+    k = (-0.12, 0.03, 0.0)
+    path, tracks, points = _solved_truth_bundle(bpy, tmp_path, k)
+    frame_index = len(FRAMES) // 2
+    on_frame = tracks["frame_index"] == frame_index
+    seen, ids = tracks["xy"][on_frame], tracks["track_index"][on_frame]
+    dots = np.zeros((HEIGHT, WIDTH, 3), np.uint8)
+    chosen = []
+    for pixel, track in zip(seen, ids, strict=True):
+        column, row = np.round(pixel - 0.5).astype(int)  # pixel centres at i + 0.5
+        if (
+            6 <= column < WIDTH - 6
+            and 6 <= row < HEIGHT - 6
+            and not dots[row - 6 : row + 7, column - 6 : column + 7].any()
+        ):
+            dots[row - 1 : row + 2, column - 1 : column + 2] = 255
+            chosen.append((track, pixel))
+    Image.fromarray(dots).save(tmp_path / "plate" / f"plate.{FRAMES[frame_index]:04d}.png")
+
+    result = import_bundle(bpy.context, path, ImportSettings(import_masks=True))
+    scene = bpy.context.scene
+    camera = bpy.data.objects[result.camera]
+    background = camera.data.background_images[0]
+    assert background.clip_user.use_render_undistorted
+    assert background.clip_user.proxy_render_size == "FULL"
+    for item in scene.objects:
+        item.hide_render = item.type != "CAMERA"  # the plate alone
+    scene.render.engine = "BLENDER_WORKBENCH"
+    scene.view_settings.view_transform = "Standard"
+    scene.frame_set(FRAMES[frame_index])
+    scene.render.filepath = str(tmp_path / "composite.png")
+    bpy.ops.render.render(write_still=True)
+    composite = np.asarray(Image.open(tmp_path / "composite.png"))[..., :3].max(axis=2)
+
+    from bpy_extras.object_utils import world_to_camera_view
+    from mathutils import Vector
+
+    offsets, shifts = [], []
+    rows, columns = np.indices(composite.shape)
+    for track, pixel in chosen:
+        view = world_to_camera_view(scene, camera, Vector(points[track].tolist()))
+        projected = np.array([view.x * WIDTH, (1.0 - view.y) * HEIGHT])
+        near = np.abs(columns + 0.5 - projected[0]) + np.abs(rows + 0.5 - projected[1]) < 5
+        weights = np.where(near & (composite > 40), composite, 0).astype(np.float64)
+        centroid = np.array([(columns * weights).sum(), (rows * weights).sum()]) / weights.sum()
+        offsets.append(centroid + 0.5 - projected)
+        shifts.append(np.abs(pixel - projected).max())
+    offsets = np.array(offsets)
+    assert len(chosen) >= 20 and max(shifts) > 10  # the lens moves the corners by 10 px
+    if bpy.app.version[:2] in ((4, 2), (5, 3)):  # measured: median 0.01 px, dots on whole px
+        assert np.abs(np.median(offsets, axis=0)).max() < 0.05
+        assert np.abs(offsets).max() < 0.7
+    else:  # 4.5 and 5.0 measured: 2.65 px to the left with this lens shift (docs/importer.md)
+        assert np.abs(offsets).max() < 3.5
