@@ -42,9 +42,10 @@ def build_matte_compositor(
     F12 gives the normal render over the plate (Alpha Over, film transparent), so CG sits on
     the footage it was tracked to; a plate with a solved lens is undistorted first (Movie
     Distortion node), like the camera background. The matte (the plate with the mask as its
-    alpha, or the mask alone without a plate) goes to a File Output node writing ``MATTE_DIRECTORY`` and to
-    the Viewer. The scene's own compositor is left alone unless it is empty or was made by an
-    earlier VGGT4D import; returns None in that case.
+    alpha, or the mask alone without a plate) goes to a File Output node writing
+    ``MATTE_DIRECTORY`` and to the Viewer; it stays in the original plate's pixels. The
+    scene's own compositor is left alone unless it is empty or was made by an earlier VGGT4D
+    import; returns None in that case.
     """
     current = compat.scene_compositor(scene)
     if current is not None and current.get(SHOT_TAG) is None:
