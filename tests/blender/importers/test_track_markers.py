@@ -274,6 +274,7 @@ def test_a_distorted_plate_is_shown_and_rendered_undistorted_behind_the_camera(
             chosen.append((track, pixel))
     Image.fromarray(dots).save(tmp_path / "plate" / f"plate.{FRAMES[frame_index]:04d}.png")
 
+    bpy.ops.wm.save_as_mainfile(filepath=str(tmp_path / "shot.blend"))  # the matte goes to //
     result = import_bundle(bpy.context, path, ImportSettings(import_masks=True))
     scene = bpy.context.scene
     camera = bpy.data.objects[result.camera]
