@@ -529,6 +529,38 @@ class FootageReader:
         return frames, _transparency([clear for _, clear in pictures], shape)
 
 
+class LazyFrames(Sequence[np.ndarray]):
+    """Frames ``positions`` of a reader as a sequence decoded on demand, ``block`` frames at a
+    time: a pass in order decodes each frame once and holds one block, so a long plate can be
+    read twice (tracking, then colours) without ever sitting in memory whole. A frame is uint8
+    RGB ``[H, W, 3]``, or RGBA ``[H, W, 4]`` when its block has transparent pixels (alpha 0
+    there, 255 elsewhere: what the camera solve reads as an RGBA plate)."""
+
+    def __init__(self, reader: FootageReader, positions: Sequence[int], block: int = 16):
+        self._reader, self._positions, self._block = reader, list(positions), block
+        self._first, self._frames = 0, []  # the decoded block: positions[_first:_first+len]
+
+    def __len__(self) -> int:
+        return len(self._positions)
+
+    def __getitem__(self, index: int) -> np.ndarray:  # type: ignore[override]
+        if not -len(self) <= index < len(self):
+            raise IndexError(index)
+        index %= len(self)
+        if not self._first <= index < self._first + len(self._frames):
+            self._first = index
+            wanted = self._positions[index : index + self._block]
+            stop = min(wanted[-1] + 1, wanted[0] + 4 * self._block)  # one seek for a stride
+            decoded, transparent = self._reader.read(wanted[0], stop)
+            if transparent is not None:
+                decoded = [
+                    np.dstack([frame, np.where(clear, 0, 255).astype(np.uint8)])
+                    for frame, clear in zip(decoded, transparent, strict=True)
+                ]
+            self._frames = [decoded[p - wanted[0]] for p in wanted if p < stop]
+        return self._frames[index - self._first]
+
+
 def open_footage(
     path: str | Path,
     frames: FrameRange | None = None,

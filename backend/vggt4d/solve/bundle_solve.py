@@ -7,7 +7,7 @@ keeps them (`network_extrinsics`, `network_intrinsics`; depth divided by the sto
 """
 
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -20,7 +20,7 @@ from vggt4d.geometry import invert_se3, transform_points
 from vggt4d.io.bundle import BundleData, read_bundle, write_bundle
 from vggt4d.io.bundle_format import find_plate
 from vggt4d.io.bundle_lock import bundle_lock
-from vggt4d.io.footage import Footage, FrameRange, read_footage
+from vggt4d.io.footage import FrameRange, LazyFrames, open_footage, read_footage
 from vggt4d.io.masks import read_artist_masks
 from vggt4d.pointcloud import CloudOptions, PointClouds, build_point_clouds
 from vggt4d.solve.camera_solve import SolveOptions, SolveProgress, SolveResult, solve_cameras
@@ -54,7 +54,7 @@ def _solve_locked(
     progress: BundleProgress | None,
 ) -> Path:
     data = read_bundle(path)
-    footage = read_plates(data, path, _stage(progress, "plate"))
+    plates, transparent = read_plates(data, path, _stage(progress, "plate"))
     artist_masks = (
         read_artist_masks(masks_dir, data.frames, data.plate_width, data.plate_height)
         if masks_dir is not None
@@ -62,7 +62,7 @@ def _solve_locked(
     )
     if masks_dir is not None and not artist_masks:
         raise InputError(f"No mask in {masks_dir} matches the bundle's frame numbers.")
-    solved = apply_solve(data, footage.frames, options, artist_masks, footage.transparent, progress)
+    solved = apply_solve(data, plates, options, artist_masks, transparent, progress)
     _stage(progress, "bundle")(0.0)
     result = write_bundle(path, solved)
     _stage(progress, "bundle")(1.0)
@@ -71,7 +71,7 @@ def _solve_locked(
 
 def apply_solve(
     data: BundleData,
-    plates: list[np.ndarray],
+    plates: Sequence[np.ndarray],
     options: SolveOptions | None = None,
     artist_masks: Mapping[int, np.ndarray] | None = None,
     transparent: list[np.ndarray] | None = None,
@@ -79,7 +79,8 @@ def apply_solve(
 ) -> BundleData:
     """`data` with solved cameras, re-aligned depth and clouds, the solve section and tracks.
 
-    plates: the S plate frames, uint8 [H, W, 3] (RGBA: transparent pixels are not tracked).
+    plates: the S plate frames, uint8 [H, W, 3] (RGBA: transparent pixels are not tracked);
+        any sequence read in order (twice: tracking, then the clouds' colours).
     artist_masks: {frame index: bool [H, W]} replacing the refined mask of those frames.
     transparent: S bool [H, W] plate pixels with alpha < 0.5 (`Footage.transparent`), never
         tracked.
@@ -142,9 +143,13 @@ def network_estimate(data: BundleData) -> tuple[np.ndarray, np.ndarray, np.ndarr
 
 def read_plates(
     data: BundleData, bundle_path: Path, progress: Callable[[float], None] | None = None
-) -> Footage:
-    """The bundle's plate, exactly its frames (uint8 RGB [H, W, 3] in `frames`), read through
-    the manifest's `source` (its absolute path, else its path relative to the bundle)."""
+) -> tuple[Sequence[np.ndarray], list[np.ndarray] | None]:
+    """The bundle's plate, exactly its frames (uint8 RGB [H, W, 3]), read through the
+    manifest's `source` (its absolute path, else its path relative to the bundle), and their
+    transparent pixels (alpha < 0.5; None without alpha).
+
+    A chunked (long) shot is read on demand, block by block (`LazyFrames`), so the plate never
+    sits in memory whole; its transparent pixels then come as RGBA frames (None returned)."""
     source = data.source
     if source.get("kind") == "arrays":
         raise InputError("This bundle was made from in-memory frames: it has no plate to read.")
@@ -155,10 +160,15 @@ def read_plates(
             "reconstruction."
         )
     location = found[0]
-    first, last = data.frames[0], data.frames[-1]
-    footage = read_footage(
-        location, FrameRange(first, last), progress=progress, first_video_frame=_first(source)
-    )
+    selection = FrameRange(data.frames[0], data.frames[-1])
+    if data.chunking is None:
+        reader, footage = (
+            None,
+            read_footage(location, selection, progress=progress, first_video_frame=_first(source)),
+        )
+    else:
+        reader = open_footage(location, selection, first_video_frame=_first(source))
+        footage = reader.footage
     positions = {number: index for index, number in enumerate(footage.frame_numbers)}
     missing = [number for number in data.frames if number not in positions]
     size, expected = (footage.width, footage.height), (data.plate_width, data.plate_height)
@@ -172,12 +182,14 @@ def read_plates(
             f"The plate {location} no longer matches the bundle: {' and '.join(problems)}."
         )
     chosen = [positions[number] for number in data.frames]
+    if reader is not None:
+        if progress is not None:
+            progress(1.0)
+        return LazyFrames(reader, chosen), None
     transparent = footage.transparent
-    return replace(
-        footage,
-        frames=[footage.frames[index] for index in chosen],
-        frame_numbers=list(data.frames),
-        transparent=None if transparent is None else [transparent[index] for index in chosen],
+    return (
+        [footage.frames[index] for index in chosen],
+        None if transparent is None else [transparent[index] for index in chosen],
     )
 
 
@@ -206,7 +218,7 @@ class _Views:
 
 def _realigned_clouds(
     data: BundleData,
-    plates: list[np.ndarray],
+    plates: Sequence[np.ndarray],
     result: SolveResult,
     refined: np.ndarray,
     depth: np.ndarray,
@@ -224,11 +236,17 @@ def _realigned_clouds(
         )
         return model.astype(bool)
 
-    images = np.stack([cv2.warpAffine(plate[..., :3], affine, (width, height)) for plate in plates])
-    masks = np.stack([to_model(mask) for mask in refined])
+    images, opaque = [], []
     whole = np.ones((data.plate_height, data.plate_width), bool)
-    opaque = [whole] * len(plates) if transparent is None else [~clear for clear in transparent]
-    excluded = ~np.stack([to_model(mask) for mask in opaque])  # padding, transparent pixels
+    for index, plate in enumerate(plates):  # one pass in order: a lazy plate is read once
+        images.append(cv2.warpAffine(plate[..., :3], affine, (width, height)))
+        if plate.shape[-1] == 4:  # RGBA: alpha below one half is transparent
+            opaque.append(to_model(plate[..., 3] >= 128))
+        else:
+            opaque.append(to_model(whole if transparent is None else ~transparent[index]))
+    masks = np.stack([to_model(mask) for mask in refined])
+    excluded = ~np.stack(opaque)  # padding, transparent pixels
+    images = np.stack(images)
     world = np.stack(
         [
             _unproject_frame(depth[index], result, index, data.plate_to_model)

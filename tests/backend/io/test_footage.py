@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from vggt4d.errors import InputError
-from vggt4d.io.footage import FrameRange, read_footage
+from vggt4d.io.footage import FrameRange, LazyFrames, open_footage, read_footage
 
 WIDTH, HEIGHT = 64, 48
 
@@ -70,6 +70,20 @@ def test_video_range_and_stride_use_plate_numbers(tmp_path):
     footage = read_footage(path, FrameRange(1005, 1020, 3), first_video_frame=1001)
     assert footage.frame_numbers == [1005, 1008, 1011, 1014, 1017, 1020]
     assert [_index_of(frame) for frame in footage.frames] == [4, 7, 10, 13, 16, 19]
+
+
+def test_lazy_frames_decode_on_demand_block_by_block(tmp_path):
+    """A long plate read twice in order, one block at a time (the solve of a long shot)."""
+    path = _write_video(tmp_path / "clip.avi", 30, "MJPG")
+    reader = open_footage(path)
+    positions = [0, 2, 3, 4, 9, 10, 29]
+    frames = LazyFrames(reader, positions, block=3)
+    assert len(frames) == 7
+    for _ in range(2):
+        assert [_index_of(frame) for frame in frames] == positions
+    assert _index_of(frames[-1]) == 29 and _index_of(frames[1]) == 2
+    with pytest.raises(IndexError):
+        frames[7]
 
 
 def test_max_frames_samples_a_long_clip_evenly(long_clip):

@@ -285,9 +285,9 @@ def test_a_moved_project_reads_its_image_sequence_plate_relative_to_the_bundle(s
     moved = tmp_path / "after"
     shutil.move(folder, moved)
     bundle = moved / path.name
-    footage = read_plates(read_bundle(bundle), bundle)
-    np.testing.assert_array_equal(np.stack(footage.frames), shot.plates)
-    assert footage.frame_numbers == read_bundle(bundle).frames
+    plates, transparent = read_plates(read_bundle(bundle), bundle)
+    np.testing.assert_array_equal(np.stack(plates), shot.plates)  # exactly the bundle's frames
+    assert transparent is None
 
 
 def test_a_plate_of_another_size_is_said_in_one_plain_sentence(shot, tmp_path):
