@@ -126,6 +126,7 @@ class SolveResult:
     lens_check: dict[str, Any] | None = None  # `_check_distortion`: solved without distortion
     connectivity: Connectivity = field(default_factory=lambda: Connectivity([], [], []))
     focal_switch: dict[str, Any] | None = None  # `_focal_switch`: a zoom solved per frame
+    iterations: list[int] = field(default_factory=list)  # Levenberg-Marquardt, per round
 
     def per_frame_error(self) -> np.ndarray:
         """Mean reprojection error of each frame's inliers (plate pixels, NaN without any),
@@ -225,6 +226,7 @@ def solve_cameras(
     lens = LensModel(options.focal, options.distortion, options.refine_principal_point)
     state = (extrinsics, start, np.zeros(3), points)
     errors = start_errors
+    iterations_per_round = []
     loss_scale = max(1.0, 0.5 * float(np.median(errors)))
     rounds = options.outlier_rounds + 1 + (options.smooth > 0)  # progress: smoothing is one more
     # After the outlier rounds, up to _RESEGMENT_ROUNDS re-solves if the inliers split the shot.
@@ -250,6 +252,7 @@ def solve_cameras(
             gauge_runs=segments.runs,
             held_frames=segments.kept,
         )
+        iterations_per_round.append(adjusted.iterations)
         state = (adjusted.extrinsics, adjusted.intrinsics, adjusted.distortion, adjusted.points)
         errors = adjusted.errors
         if final:
@@ -321,6 +324,7 @@ def solve_cameras(
         lens_check=lens_check,
         connectivity=Connectivity(segments.runs, kept, worse),
         focal_switch=focal_switch,
+        iterations=iterations_per_round,
     )
 
 
