@@ -79,6 +79,11 @@ def _parser() -> argparse.ArgumentParser:
     solve = commands.add_parser("solve", help="re-solve a bundle's cameras from its plate")
     solve.add_argument("bundle")
     solve.add_argument("--masks", help="folder of artist masks replacing the bundle's masks")
+    solve.add_argument(
+        "--network-masks",
+        action="store_true",
+        help="drop the artist masks of earlier solves: solve with the network's masks again",
+    )
     _add_solve_arguments(solve)
     solve.set_defaults(command=_solve)
 
@@ -244,7 +249,13 @@ def _solve(arguments: argparse.Namespace) -> int:
 
     bar = _ProgressBar()
     try:
-        bundle = run_solve(arguments.bundle, _solve_options(arguments), arguments.masks, bar.update)
+        bundle = run_solve(
+            arguments.bundle,
+            _solve_options(arguments),
+            arguments.masks,
+            bar.update,
+            network_masks=arguments.network_masks,
+        )
     finally:
         bar.finish()
     print(bundle)

@@ -248,12 +248,14 @@ def run_solve(
     progress: Callable[[ProgressUpdate], None] | None = None,
     should_cancel: Callable[[], bool] | None = None,
     log: LogCallback | None = None,
+    network_masks: bool = False,
 ) -> Path:
     """Re-solve the cameras of the bundle at `bundle_path` in place from its plate (no model:
-    `vggt4d.solve.bundle_solve.solve_bundle`), with job-style progress and cancellation."""
+    `vggt4d.solve.bundle_solve.solve_bundle`), with job-style progress and cancellation;
+    `network_masks` puts the network's masks back first (drops the artist's)."""
     tracker = _ProgressTracker(["plate", *_SOLVE_STAGES, "pointcloud", "bundle"], progress)
     run = Stages(tracker.update, should_cancel)
-    bundle = solve_bundle(bundle_path, options, masks_dir, run.report)
+    bundle = solve_bundle(bundle_path, options, masks_dir, run.report, network_masks)
     if log is not None:
         manifest = validate_bundle(bundle)
         _report_solve(manifest["solve"], manifest["frames"], log)

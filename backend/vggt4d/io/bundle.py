@@ -85,6 +85,9 @@ class ShotData:
     network_extrinsics: np.ndarray | None = field(default=None, kw_only=True)  # [S, 3, 4]
     network_intrinsics: np.ndarray | None = field(default=None, kw_only=True)  # [S, 3, 3]
     tracks: dict[str, np.ndarray] | None = field(default=None, kw_only=True)
+    # The network's refined masks, bool [S, H, W], kept once artist masks replaced some of
+    # them (`refined_masks` then holds the artist's; docs/bundle.md). None otherwise.
+    network_masks: np.ndarray | None = field(default=None, kw_only=True)
 
 
 @dataclass
@@ -220,8 +223,7 @@ class PartialBundle:
             if masks.ndim != 3:
                 raise BundleError(f"{kind} masks {masks.shape} must be [S, H, W]")
             for frame, mask in zip(self.frames[start : start + count], masks, strict=True):
-                image = Image.fromarray(np.where(mask, 255, 0).astype(np.uint8), mode="L")
-                image.save(self.root / mask_path(kind, frame), format="PNG", compress_level=1)
+                _save_mask(self.root / mask_path(kind, frame), mask)
 
     def publish(self, path: str | Path, data: ShotData) -> Path:
         """Write everything but the frames, validate, and rename into place at `path`."""
@@ -266,6 +268,11 @@ def read_bundle(path: str | Path) -> BundleData:
             depth_conf=bundle_format.read_array(bundle, "depth_confidence"),
             coarse_masks=_read_masks(bundle.path, files["coarse_masks"]["paths"]),
             refined_masks=_read_masks(bundle.path, files["refined_masks"]["paths"]),
+            network_masks=(
+                _read_masks(bundle.path, files["network_masks"]["paths"])
+                if "network_masks" in files
+                else None
+            ),
             static_points=static_points,
             static_colors=static_colors,
             static_confidence=static_confidence,
@@ -395,6 +402,8 @@ def _write_shot_files(root: Path, data: ShotData) -> None:
     files["dynamic_points"] = _save_npz(root, "dynamic_points", dynamic)
     if data.solve is not None:
         files.update(_write_solve(root, data))
+    if data.network_masks is not None:
+        files["network_masks"] = _write_network_masks(root, data)
     manifest = {
         "format": FORMAT,
         "version": VERSION,
@@ -440,6 +449,24 @@ def _write_solve(root: Path, data: ShotData) -> dict[str, Any]:
     tracks = {name: np.asarray(data.tracks[name], dtype) for name, dtype in _TRACK_DTYPES.items()}
     files["tracks"] = _save_npz(root, "tracks", tracks)
     return files
+
+
+def _write_network_masks(root: Path, data: ShotData) -> dict[str, Any]:
+    """Write the network's masks (`ShotData.network_masks`); return their `files` entry."""
+    masks = np.asarray(data.network_masks, bool)
+    if masks.shape != (len(data.frames), data.plate_height, data.plate_width):
+        raise BundleError(f"network masks {masks.shape} must be [S, H, W] at plate size")
+    (root / "masks" / "network").mkdir(parents=True, exist_ok=True)
+    for frame, mask in zip(data.frames, masks, strict=True):
+        _save_mask(root / mask_path("network", int(frame)), mask)
+    paths = [mask_path("network", int(frame)) for frame in data.frames]
+    return {"paths": paths, "width": data.plate_width, "height": data.plate_height}
+
+
+def _save_mask(path: Path, mask: np.ndarray) -> None:
+    """A bool [H, W] mask as the bundle's 8-bit grey PNG (0 or 255)."""
+    image = Image.fromarray(np.where(mask, 255, 0).astype(np.uint8), mode="L")
+    image.save(path, format="PNG", compress_level=1)
 
 
 def _save_npy(root: Path, name: str, array: np.ndarray) -> dict[str, Any]:

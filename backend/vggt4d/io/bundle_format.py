@@ -47,6 +47,8 @@ MAX_DISTANCE = 1e9
 """Largest camera translation accepted (bundle units); beyond it Blender's float32 breaks down."""
 ARRAY_FILES = ("extrinsics", "intrinsics", "depth", "depth_confidence")
 MASK_FILES = ("coarse_masks", "refined_masks")
+NETWORK_MASKS = "network_masks"
+"""Optional: the network's refined masks, kept once artist masks replaced some (docs/bundle.md)."""
 DYNAMIC_MEMBERS = ("positions", "colors", "frame_offsets")
 SOLVE_FILES = ("network_extrinsics", "network_intrinsics", "tracks")
 """Files a solved bundle has (docs/solve.md): the network's cameras and the solve's tracks."""
@@ -102,7 +104,8 @@ class Bundle:
 
 
 def mask_path(kind: str, frame: int) -> str:
-    """Relative path of the ``kind`` ("coarse" or "refined") mask of plate frame ``frame``."""
+    """Relative path of the ``kind`` ("coarse", "refined" or "network") mask of plate frame
+    ``frame``."""
     return f"masks/{kind}/mask.{frame:06d}.png"
 
 
@@ -245,8 +248,9 @@ def validate_contents(directory: Path) -> dict[str, Any]:
     _check_cameras(_load_cameras(directory, files), plate["width"], plate["height"])
     _check_dynamic(directory, files["dynamic_points"], frame_count, counts["dynamic_points"])
     _check_static(directory, files["static_points"], counts["static_points"])
-    for key in MASK_FILES:
-        _check_masks(directory, files[key], key, frame_count, plate["width"], plate["height"])
+    for key in (*MASK_FILES, NETWORK_MASKS):
+        if key in files:
+            _check_masks(directory, files[key], key, frame_count, plate["width"], plate["height"])
     _check_solve(directory, manifest)
     return manifest
 

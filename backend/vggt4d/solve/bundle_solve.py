@@ -34,17 +34,20 @@ def solve_bundle(
     options: SolveOptions | None = None,
     masks_dir: str | Path | None = None,
     progress: BundleProgress | None = None,
+    network_masks: bool = False,
 ) -> Path:
     """Re-solve the bundle at `path` in place (atomically) from the plate its manifest names.
 
     masks_dir: artist masks (`vggt4d.io.artist_masks`) that replace the bundle's refined masks
-        on the frames they cover, both for the solve and in the rewritten bundle.
+        on the frames they cover, both for the solve and in the rewritten bundle. Artist masks
+        of earlier re-solves stay (and stay listed in `artist_mask_frames`).
+    network_masks: first put the network's refined masks back (drop every artist mask).
     Raises InputError when the plate cannot be found or no longer matches the bundle,
     BundleError for a damaged bundle or one another process is changing (the bundle is locked
     from reading to publishing, `bundle_lock`), and whatever `progress` raises (to cancel).
     """
     with bundle_lock(path):
-        return _solve_locked(Path(path), options, masks_dir, progress)
+        return _solve_locked(Path(path), options, masks_dir, progress, network_masks)
 
 
 def _solve_locked(
@@ -52,8 +55,12 @@ def _solve_locked(
     options: SolveOptions | None,
     masks_dir: str | Path | None,
     progress: BundleProgress | None,
+    network_masks: bool,
 ) -> Path:
     data = read_bundle(path)
+    if network_masks and data.network_masks is not None:
+        solve = (data.solve or {}) | {"artist_mask_frames": []}
+        data = replace(data, refined_masks=data.network_masks, network_masks=None, solve=solve)
     plates, transparent = read_plates(data, path, _stage(progress, "plate"))
     artist_masks = (
         read_artist_masks(masks_dir, data.frames, data.plate_width, data.plate_height)
@@ -88,9 +95,7 @@ def apply_solve(
     options = options or SolveOptions()
     started = time.perf_counter()
     network_extrinsics, network_intrinsics, network_depth = network_estimate(data)
-    refined = np.array(data.refined_masks, dtype=bool, copy=True)
-    for index, mask in (artist_masks or {}).items():
-        refined[index] = mask
+    refined, network_masks, artist_frames = _masks_with_artist(data, artist_masks or {})
     result = solve_cameras(
         plates,
         network_extrinsics,
@@ -107,7 +112,7 @@ def apply_solve(
     clouds = _realigned_clouds(data, plates, result, refined, depth, transparent)
     summary = result.summary() | {
         "depth_scale": [float(scale) for scale in result.depth_scale],
-        "artist_mask_frames": sorted(int(data.frames[index]) for index in artist_masks or {}),
+        "artist_mask_frames": artist_frames,
     }
     timings = dict(data.timings) | {"solve": round(time.perf_counter() - started, 4)}
     return replace(
@@ -116,6 +121,7 @@ def apply_solve(
         intrinsics=result.intrinsics,
         depth=depth,
         refined_masks=refined,
+        network_masks=network_masks,
         **vars(clouds),
         timings=timings,
         solve=summary,
@@ -129,6 +135,26 @@ def apply_solve(
             "points": result.points,
         },
     )
+
+
+def _masks_with_artist(
+    data: BundleData, artist_masks: Mapping[int, np.ndarray]
+) -> tuple[np.ndarray, np.ndarray | None, list[int]]:
+    """The masks to solve with, the network's masks to keep and the artist's frames.
+
+    Artist masks accumulate: a re-solve keeps the artist masks of earlier re-solves (they are
+    the bundle's refined masks) and their frames; new ones replace their frames. The first
+    time any replaces the network's refined masks, those are kept as `network_masks`.
+    """
+    previous = list((data.solve or {}).get("artist_mask_frames", []))
+    refined = np.array(data.refined_masks, dtype=bool, copy=True)
+    for index, mask in artist_masks.items():
+        refined[index] = mask
+    frames = sorted(set(previous) | {int(data.frames[index]) for index in artist_masks})
+    network = data.network_masks
+    if network is None and frames:
+        network = np.asarray(data.refined_masks, dtype=bool)
+    return refined, network, frames
 
 
 def network_estimate(data: BundleData) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

@@ -10,6 +10,7 @@ from PIL import Image
 
 from tests.backend.solve.conftest import trajectory_error
 from tests.backend.solve.shot_bundle import network_estimate, write_shot_bundle
+from vggt4d.cli import main
 from vggt4d.errors import BundleError, InputError
 from vggt4d.io import bundle_format
 from vggt4d.io.bundle import read_bundle
@@ -118,6 +119,20 @@ def test_artist_mask_keeps_tracks_off_and_changes_only_its_frame(shot, solved, t
     xy = after.tracks["xy"][in_frame]
     assert len(xy) > 20
     assert not np.any((xy[:, 0] < width / 2) & (xy[:, 1] < height / 2))
+    # The network's masks stay recoverable; a plain re-solve keeps the artist's and the record.
+    np.testing.assert_array_equal(after.network_masks, before.refined_masks)
+    solve_bundle(path)
+    again = read_bundle(path)
+    assert again.solve["artist_mask_frames"] == [frame_number]
+    np.testing.assert_array_equal(again.refined_masks, after.refined_masks)
+    np.testing.assert_array_equal(again.network_masks, before.refined_masks)
+    xy = again.tracks["xy"][again.tracks["frame_index"] == 5]
+    assert not np.any((xy[:, 0] < width / 2) & (xy[:, 1] < height / 2))
+    # Asked to, the solve goes back to the network's masks.
+    assert main(["solve", str(path), "--network-masks"]) == 0
+    reset = read_bundle(path)
+    assert reset.solve["artist_mask_frames"] == [] and reset.network_masks is None
+    np.testing.assert_array_equal(reset.refined_masks, before.refined_masks)
     assert after.solve["reprojection_error_px"]["median"] <= 0.25
     assert trajectory_error(after.extrinsics, before.extrinsics) < 0.01
 
