@@ -79,7 +79,8 @@ def test_resolve_button_solves_with_the_masks_and_reimports(
     with pytest.raises(RuntimeError) as failure:
         bpy.ops.vggt4d.resolve_with_masks()
     assert "Traceback" not in str(failure.value)
-    assert str(failure.value).startswith("Error: Footage not found:")
+    assert str(failure.value).startswith("Error: The plate ")
+    assert "of this bundle is missing: put it back" in str(failure.value)
     assert settings.status_state == "failed" and settings.solve_error < 0
     assert (bundle / "manifest.json").read_text() == manifest_before
     np.testing.assert_array_equal(_camera_path(scene)[0], path_before)
@@ -91,6 +92,8 @@ def test_resolve_button_solves_with_the_masks_and_reimports(
     assert settings.status_state == "done" and settings.status_message == "Solve finished"
     solve = json.loads((bundle / "manifest.json").read_text())["solve"]
     assert solve["artist_mask_frames"] == list(range(1001, 1001 + FRAMES))
+    network_masks = json.loads((bundle / "manifest.json").read_text())["files"]["network_masks"]
+    assert len(network_masks["paths"]) == FRAMES  # the network's masks stay recoverable
     assert solve["smoothing"]["strength"] == 1.0
     assert solve["smoothing"]["cost_px"]["median"] <= solve["smoothing"]["budget_px"]
     latest = sorted(bundle.parent.glob("shot.artist-masks-*"))[-1]  # one folder per press
