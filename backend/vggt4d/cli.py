@@ -330,6 +330,7 @@ def _info(arguments: argparse.Namespace) -> int:
     from vggt4d.io.bundle import validate_bundle
     from vggt4d.io.bundle_format import (
         describe_connectivity,
+        describe_focal,
         describe_focal_switch,
         describe_lens_check,
         describe_smoothing,
@@ -365,6 +366,9 @@ def _info(arguments: argparse.Namespace) -> int:
         switch = describe_focal_switch(solve)
         if switch:
             lines.append(f"focal:    WARNING {switch}")
+        focal_note = describe_focal(solve)
+        if focal_note:
+            lines.append(f"focal:    {focal_note}")
         if "smoothing" in solve:
             lines.append(f"smoothed: {describe_smoothing(solve['smoothing'])}")
         coverage = describe_connectivity(solve, frames)

@@ -25,6 +25,7 @@ from vggt4d.errors import InputError, OutOfMemoryError
 from vggt4d.io.bundle import BundleData, ShotData, validate_bundle, write_bundle
 from vggt4d.io.bundle_format import (
     describe_connectivity,
+    describe_focal,
     describe_focal_switch,
     describe_lens_check,
 )
@@ -272,6 +273,9 @@ def _report_solve(solve: dict[str, Any], frames: list[int], report: LogCallback)
     switch = describe_focal_switch(solve)
     if switch:
         report("warning", f"Focal: {switch}.")
+    focal_note = describe_focal(solve)
+    if focal_note:
+        report("warning", f"Focal: {focal_note}.")
 
 
 def _solve_message(solve: dict[str, Any], frames: list[int]) -> str:

@@ -557,6 +557,20 @@ def describe_focal_switch(solve: dict[str, Any]) -> str | None:
     )
 
 
+def describe_focal(solve: dict[str, Any]) -> str | None:
+    """The note for a solve (a manifest's ``solve``) whose shot does not determine the shared
+    focal (its ``focal``, docs/solve.md: a dolly, a truck, a locked-off shot); None otherwise.
+    For ``vggt4d info``, the job's log and the add-on."""
+    focal = solve.get("focal")
+    if not focal or focal["determined"]:
+        return None
+    spread = f"+-{focal['std_percent']:.1f} %" if "std_percent" in focal else "anything"
+    return (
+        f"the shot does not determine the focal length (the tracks allow {spread}): it stays "
+        "near the network's. Give --focal fixed with the real lens if you know it"
+    )
+
+
 def read_tracks(bundle: Bundle) -> dict[str, np.ndarray] | None:
     """The solve's tracks, or None for a bundle without a solve: ``frame_index`` int32 [N]
     (0..S-1), ``track_index`` int32 [N] (0..T-1), ``xy`` float32 [N, 2] plate pixels,

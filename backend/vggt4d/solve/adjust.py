@@ -23,7 +23,7 @@ import scipy.sparse
 from scipy.sparse import csr_matrix
 from scipy.spatial.transform import Rotation
 
-from vggt4d.solve.levenberg import minimise
+from vggt4d.solve.levenberg import marginal_variance, minimise
 from vggt4d.solve.tracks import Tracks
 
 FOCAL_MODES = ("shared", "per-frame", "fixed")
@@ -54,6 +54,24 @@ class PosePrior(Protocol):
     ) -> csr_matrix: ...  # [M, 6S + 3T]
 
 
+@dataclass(frozen=True)
+class LensPrior:
+    """Weak priors that hold the lens where the shot cannot tell it: each focal toward its
+    reference (log scale) and k1-k3 toward zero. A dolly or a truck cannot tell the focal from
+    the depth, a locked-off shot tells nothing, and an undistorted plate leaves k2 and k3 free
+    to bend to noise (docs/solve.md, "Lens priors"). The residuals are worth the tracks' noise
+    (per axis, at the adjustment's start) per standard deviation: a Bayesian prior beside pixel
+    residuals of that noise, so tracks that determine the lens outweigh it (a fixed 1 px per
+    deviation held a focal that 1000 tracks at 0.03 px determine 1.9 % off).
+
+    reference_focal: float64 [S] fx each frame's focal is drawn toward (the network's);
+    focal_sigma: relative standard deviation of the focal; distortion_sigma: of k1, k2, k3."""
+
+    reference_focal: np.ndarray
+    focal_sigma: float = 0.03
+    distortion_sigma: tuple[float, float, float] = (0.1, 0.05, 0.05)
+
+
 @dataclass
 class Adjusted:
     """The solved state, with the same conventions as the inputs."""
@@ -64,6 +82,18 @@ class Adjusted:
     points: np.ndarray  # float64 [T, 3] world
     errors: np.ndarray  # float64 [N] reprojection error of each observation, plate pixels
     iterations: int
+    focal_spread: "FocalSpread | None" = None
+
+
+@dataclass(frozen=True)
+class FocalSpread:
+    """How well the solve determines the (shared) focal, from the final normal equations:
+    std_percent: its standard deviation from the tracks alone, percent of the focal (inf when
+    they do not determine it: a dolly's focal-depth ambiguity); prior_share: the part of its
+    information that came from the lens prior (0..1)."""
+
+    std_percent: float
+    prior_share: float
 
 
 class _Layout:
@@ -121,6 +151,7 @@ def adjust(
     prior: PosePrior | None = None,
     gauge_runs: Sequence[tuple[int, int]] | None = None,
     held_frames: Sequence[int] = (),
+    lens_prior: LensPrior | None = None,
 ) -> Adjusted:
     """One robust adjustment from the given start.
 
@@ -130,7 +161,8 @@ def adjust(
     cost (`PosePrior`), which must then fix the gauge itself; gauge_runs: runs of frames
     (first, last) that no track ties together, each with its own gauge held (`_gauge_columns`;
     default: the whole shot, one run; `connectivity.py`); held_frames: frames without
-    observations, whose pose (and per-frame focal) stays at its start.
+    observations, whose pose (and per-frame focal) stays at its start; lens_prior: weak priors
+    on the solved lens parameters (`LensPrior`), none by default.
     """
     frame_count, track_count = len(extrinsics), len(points)
     layout = _Layout(frame_count, track_count, lens)
@@ -160,22 +192,34 @@ def adjust(
         )
         return rotations, translations, world, focal, centre, lens_distortion
 
+    lens_rows = (
+        _LensPriorRows(
+            lens_prior,
+            layout,
+            start_focal[:, 0],
+            _noise_px(tracks, extrinsics, intrinsics, points, distortion),
+        )
+        if lens_prior is not None and (lens.focal != "fixed" or lens.distortion != "none")
+        else None
+    )
+
     def residuals(vector: np.ndarray) -> np.ndarray:
-        reprojection = _reproject(tracks, *unpack(vector)).ravel() - observed
-        if prior is None:
-            return reprojection
-        rotations, translations, world = unpack(vector)[:3]
-        return np.concatenate([reprojection, prior.residuals(rotations, translations, world)])
+        parts = [_reproject(tracks, *unpack(vector)).ravel() - observed]
+        if prior is not None:
+            parts.append(prior.residuals(*unpack(vector)[:3]))
+        if lens_rows is not None:
+            parts.append(lens_rows.residuals(vector))
+        return np.concatenate(parts)
 
     def jacobian(vector: np.ndarray) -> csr_matrix:
         rotvecs = vector[layout.slices["rotation"]].reshape(-1, 3)
-        matrix = _jacobian(tracks, layout, lens, rotvecs, *unpack(vector))
-        if prior is None:
-            return matrix
-        rotations, translations, world = unpack(vector)[:3]
-        return scipy.sparse.vstack(
-            [matrix, _prior_jacobian(prior, layout, rotvecs, rotations, translations, world)]
-        ).tocsr()
+        parts = [_jacobian(tracks, layout, lens, rotvecs, *unpack(vector))]
+        if prior is not None:
+            rotations, translations, world = unpack(vector)[:3]
+            parts.append(_prior_jacobian(prior, layout, rotvecs, rotations, translations, world))
+        if lens_rows is not None:
+            parts.append(lens_rows.jacobian)
+        return scipy.sparse.vstack(parts).tocsr() if len(parts) > 1 else parts[0]
 
     start = np.zeros(layout.size)
     start[layout.slices["translation"]] = extrinsics[:, :, 3].ravel()
@@ -184,11 +228,12 @@ def adjust(
         start[layout.slices["distortion"]] = start_distortion
     observation_count = len(tracks.frame)
     loss_scale = loss_scale_px
-    if prior is not None:  # its residual pairs stay quadratic: a scale no pair reaches
-        prior_pairs = len(prior.residuals(start_rotations, extrinsics[:, :, 3], points)) // 2
+    prior_pairs = (len(residuals(start)) - 2 * observation_count) // 2
+    if prior_pairs:  # prior residual pairs stay quadratic: a scale no pair reaches
         loss_scale = np.concatenate(
             [np.full(observation_count, loss_scale_px), np.full(prior_pairs, 1e6)]
         )
+    fixed = _held_columns(layout, lens, extrinsics, gauge_runs, held_frames, prior is None)
     result = minimise(
         residuals,
         jacobian,
@@ -196,9 +241,32 @@ def adjust(
         layout.slices["points"].start,
         loss_scale,
         max_iterations,
-        fixed=_held_columns(layout, lens, extrinsics, gauge_runs, held_frames, prior is None),
+        fixed=fixed,
     )
+    iterations = result.iterations
+    # The prior was weighed against the start's noise; from a rough start (pixels off) that
+    # overweighs it: re-weigh against the solution's noise and go on from there.
+    for _ in range(_REWEIGH_ROUNDS if lens_rows is not None else 0):
+        noise = _median_noise(result.residuals[: 2 * observation_count])
+        if noise >= _REWEIGH_DROP * lens_rows.noise_px:
+            break
+        lens_rows = lens_rows.reweighed(noise)
+        result = minimise(
+            residuals,
+            jacobian,
+            result.parameters,
+            layout.slices["points"].start,
+            loss_scale,
+            max_iterations,
+            fixed=fixed,
+        )
+        iterations += result.iterations
     rotations, translations, world, focal, centre, lens_distortion = unpack(result.parameters)
+    spread = None
+    if lens.focal == "shared" and lens_rows is not None:
+        spread = lens_rows.focal_spread(
+            jacobian(result.parameters), result.residuals, loss_scale, fixed, observation_count
+        )
     solved_intrinsics = np.array(intrinsics, np.float64, copy=True)
     solved_intrinsics[:, [0, 1], [0, 1]] = focal
     solved_intrinsics[:, :2, 2] = centre
@@ -209,8 +277,77 @@ def adjust(
         distortion=np.array(lens_distortion, np.float64),
         points=world,
         errors=errors,
-        iterations=result.iterations,
+        iterations=iterations,
+        focal_spread=spread,
     )
+
+
+class _LensPriorRows:
+    """The `LensPrior`'s residual pairs (padded with a zero) and their constant Jacobian."""
+
+    def __init__(
+        self, lens_prior: LensPrior, layout: _Layout, start_fx: np.ndarray, noise_px: float
+    ):
+        self.lens_prior, self.start_fx, self.noise_px = lens_prior, start_fx, noise_px
+        self.layout = layout
+        focal_columns = np.arange(layout.slices["focal"].start, layout.slices["focal"].stop)
+        if len(focal_columns) == 1:  # shared: the start is one focal, so is the reference
+            start_fx = start_fx[:1]
+            reference = np.median(np.asarray(lens_prior.reference_focal, np.float64))[None]
+        else:
+            reference = np.asarray(lens_prior.reference_focal, np.float64)[: len(focal_columns)]
+        self.focal_offset = np.log(start_fx[: len(focal_columns)] / reference)
+        distortion = layout.slices["distortion"]
+        distortion_columns = np.arange(distortion.start, distortion.stop)
+        self.focal_weight = noise_px / lens_prior.focal_sigma
+        weights = np.concatenate(
+            [
+                np.full(len(focal_columns), self.focal_weight),
+                noise_px / np.asarray(lens_prior.distortion_sigma)[: len(distortion_columns)],
+            ]
+        )
+        self.columns = np.concatenate([focal_columns, distortion_columns])
+        self.weights = weights
+        self.count = len(self.columns) + len(self.columns) % 2
+        self.jacobian = csr_matrix(
+            (weights, (np.arange(len(self.columns)), self.columns)),
+            shape=(self.count, layout.size),
+        )
+
+    def reweighed(self, noise_px: float) -> "_LensPriorRows":
+        """The same prior weighed against another noise (plate pixels per axis)."""
+        return _LensPriorRows(self.lens_prior, self.layout, self.start_fx, noise_px)
+
+    def residuals(self, vector: np.ndarray) -> np.ndarray:
+        values = vector[self.columns].copy()
+        values[: len(self.focal_offset)] += self.focal_offset
+        result = np.zeros(self.count)
+        result[: len(values)] = self.weights * values
+        return result
+
+    def focal_spread(
+        self,
+        matrix: csr_matrix,
+        residuals: np.ndarray,
+        loss_scale: np.ndarray | float,
+        fixed: np.ndarray | None,
+        observation_count: int,
+    ) -> FocalSpread:
+        """The shared focal's spread at the solution: its variance in the weighted normal
+        equations (Huber weights; the points eliminated), less the prior's information, times
+        the tracks' noise (per axis, from the median error of a 2-D Gaussian)."""
+        column = self.layout.slices["focal"].start
+        variance = marginal_variance(
+            matrix, residuals, loss_scale, self.layout.slices["points"].start, column, fixed
+        )
+        prior_information = self.focal_weight**2
+        data_information = 1.0 / max(variance, 1e-300) - prior_information
+        noise = _median_noise(residuals[: 2 * observation_count])
+        std = noise / np.sqrt(data_information) if data_information > 0 else np.inf
+        return FocalSpread(
+            std_percent=100.0 * float(std),
+            prior_share=float(np.clip(prior_information * variance, 0.0, 1.0)),
+        )
 
 
 def _held_columns(
@@ -253,6 +390,34 @@ def _gauge_columns(layout: _Layout, extrinsics: np.ndarray, first: int, last: in
     frame, axis = np.unravel_index(np.argmax(np.abs(baseline)), baseline.shape)
     scale_column = layout.columns("translation", np.array([first + 1 + frame]), 3)[0, [axis]]
     return np.concatenate([*first_columns, scale_column])
+
+
+# Median of |e| for a 2-D error e with unit standard deviation per axis: sqrt(2 ln 2).
+_RAYLEIGH_MEDIAN = float(np.sqrt(2.0 * np.log(2.0)))
+# Re-weigh the lens prior (at most this many times) when the noise dropped below this part.
+_REWEIGH_ROUNDS = 2
+_REWEIGH_DROP = 0.5
+# The noise the lens prior is weighed against never goes below this (a perfect synthetic start
+# would otherwise switch the prior off).
+_MIN_NOISE_PX = 0.005
+
+
+def _noise_px(
+    tracks: Tracks,
+    extrinsics: np.ndarray,
+    intrinsics: np.ndarray,
+    points: np.ndarray,
+    distortion: np.ndarray,
+) -> float:
+    """The tracks' noise per axis (plate pixels) at this state, from the median error."""
+    errors = reprojection_errors(tracks, points, extrinsics, intrinsics, distortion)
+    return max(float(np.median(errors)) / _RAYLEIGH_MEDIAN, _MIN_NOISE_PX)
+
+
+def _median_noise(residuals: np.ndarray) -> float:
+    """The noise per axis (pixels, at least `_MIN_NOISE_PX`) of residual pairs [2N]."""
+    errors = np.linalg.norm(residuals.reshape(-1, 2), axis=1)
+    return max(float(np.median(errors)) / _RAYLEIGH_MEDIAN, _MIN_NOISE_PX)
 
 
 def reprojection_errors(

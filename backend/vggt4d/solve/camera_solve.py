@@ -17,7 +17,9 @@ from vggt4d.option_types import check_values, options_from_json
 from vggt4d.solve.adjust import (
     DISTORTION_MODELS,
     FOCAL_MODES,
+    FocalSpread,
     LensModel,
+    LensPrior,
     adjust,
     reprojection_errors,
 )
@@ -127,6 +129,7 @@ class SolveResult:
     connectivity: Connectivity = field(default_factory=lambda: Connectivity([], [], []))
     focal_switch: dict[str, Any] | None = None  # `_focal_switch`: a zoom solved per frame
     iterations: list[int] = field(default_factory=list)  # Levenberg-Marquardt, per round
+    focal_spread: FocalSpread | None = None  # a shared focal's: how well the shot determines it
 
     def per_frame_error(self) -> np.ndarray:
         """Mean reprojection error of each frame's inliers (plate pixels, NaN without any),
@@ -159,7 +162,19 @@ class SolveResult:
             ({"smoothing": self.smoothing.summary()} if self.smoothing is not None else {})
             | ({"lens_check": self.lens_check} if self.lens_check is not None else {})
             | ({"focal_switch": self.focal_switch} if self.focal_switch is not None else {})
+            | ({"focal": self._focal_summary()} if self.focal_spread is not None else {})
         )
+
+    def _focal_summary(self) -> dict[str, Any]:
+        """The manifest's `solve.focal`: how well the shot determined the shared focal
+        (`std_percent` absent when the tracks do not determine it at all)."""
+        spread = self.focal_spread
+        std = spread.std_percent
+        determined = bool(np.isfinite(std) and std <= _FOCAL_DETERMINED_PERCENT)
+        return ({"std_percent": float(std)} if np.isfinite(std) else {}) | {
+            "prior_share": spread.prior_share,
+            "determined": determined,
+        }
 
 
 def solve_cameras(
@@ -224,6 +239,7 @@ def solve_cameras(
     start = _start_intrinsics(intrinsics, tracks, options, pixel_aspect)
     start_errors = reprojection_errors(tracks, points, extrinsics, start, np.zeros(3))
     lens = LensModel(options.focal, options.distortion, options.refine_principal_point)
+    lens_prior = LensPrior(start[:, 0, 0])
     state = (extrinsics, start, np.zeros(3), points)
     errors = start_errors
     iterations_per_round = []
@@ -251,6 +267,7 @@ def solve_cameras(
             iterations,
             gauge_runs=segments.runs,
             held_frames=segments.kept,
+            lens_prior=lens_prior,
         )
         iterations_per_round.append(adjusted.iterations)
         state = (adjusted.extrinsics, adjusted.intrinsics, adjusted.distortion, adjusted.points)
@@ -270,7 +287,7 @@ def solve_cameras(
     solved_extrinsics, solved_intrinsics, distortion, solved_points = state
     check_plausible_lens(distortion)
     lens_check = (
-        _check_distortion(tracks, state, lens, float(np.median(errors)), segments)
+        _check_distortion(tracks, state, lens, float(np.median(errors)), segments, lens_prior)
         if options.distortion == "none"
         else None
     )
@@ -325,9 +342,13 @@ def solve_cameras(
         connectivity=Connectivity(segments.runs, kept, worse),
         focal_switch=focal_switch,
         iterations=iterations_per_round,
+        focal_spread=adjusted.focal_spread,
     )
 
 
+# A shared focal whose spread from the tracks alone exceeds this (percent) is not determined by
+# the shot: it stays near the network's, held by the lens prior.
+_FOCAL_DETERMINED_PERCENT = 1.0
 # The plate looks lens-distorted when solving the distortion cuts the median error to this part,
 # and by at least this much: a locked-off shot's 0.003 -> 0.001 px is no lens, k1 = -0.12 on the
 # test shot drops 0.053 -> 0.033 px.
@@ -368,7 +389,12 @@ def check_plausible_lens(distortion: np.ndarray) -> None:
 
 
 def _check_distortion(
-    tracks: Tracks, state: tuple, lens: LensModel, median_px: float, segments: Segments
+    tracks: Tracks,
+    state: tuple,
+    lens: LensModel,
+    median_px: float,
+    segments: Segments,
+    lens_prior: LensPrior,
 ) -> dict[str, Any]:
     """What a polynomial lens would do to a solve made without one: its k1-k3 and median error,
     and whether the plate looks distorted. Without a lens model, a distorted plate still
@@ -386,6 +412,7 @@ def _check_distortion(
         _CHECK_ITERATIONS,
         gauge_runs=segments.runs,
         held_frames=segments.kept,
+        lens_prior=lens_prior,
     )
     check_median = float(np.median(adjusted.errors))
     if not np.all(np.abs(adjusted.distortion) <= PLAUSIBLE_DISTORTION):

@@ -90,6 +90,35 @@ def minimise(
     return Solution(parameters, current, iteration)
 
 
+def marginal_variance(
+    matrix: scipy.sparse.csr_matrix,
+    residuals: np.ndarray,
+    loss_scale: np.ndarray | float,
+    point_start: int,
+    column: int,
+    fixed: np.ndarray | None = None,
+) -> float:
+    """[H^-1] at (column, column) for the Huber-weighted normal equations H = J^T W J at
+    `residuals` (the points eliminated; `fixed` columns held): the variance of that camera or
+    lens parameter per unit of residual noise (inf when the system is singular)."""
+    keep = np.ones(matrix.shape[1])
+    if fixed is not None:
+        keep[fixed] = 0.0
+    weights = _huber_weights(residuals, loss_scale)
+    system = _NormalEquations.build(
+        (matrix @ scipy.sparse.diags(keep)).tocsr(), weights, residuals, point_start
+    )
+    system.gradient = np.zeros(matrix.shape[1])
+    system.gradient[column] = 1.0
+    # A whisker of damping keeps a point seen along one ray (a singular 3x3 block) invertible.
+    with threadpool_limits(limits=1, user_api="blas"), np.errstate(all="ignore"):
+        try:
+            variance = float(system.step(1e-9)[column])
+        except (ValueError, np.linalg.LinAlgError):
+            return np.inf
+    return variance if np.isfinite(variance) and variance > 0 else np.inf
+
+
 def _huber_weights(residuals: np.ndarray, scale: float) -> np.ndarray:
     """IRLS weight [N] of each observation: 1 inside `scale` pixels, scale / error beyond."""
     error = np.linalg.norm(residuals.reshape(-1, 2), axis=1)
