@@ -164,15 +164,18 @@ class JobServer:
             self._error(request_id, "busy", "A job is already running; cancel it first.")
             return
         bundle, masks = request.get("bundle"), request.get("masks")
+        network_masks = request.get("network_masks", False)
         if not isinstance(bundle, str) or not (masks is None or isinstance(masks, str)):
             raise InputError('solve needs a "bundle" path and optionally a "masks" folder.')
+        if not isinstance(network_masks, bool):
+            raise InputError('solve\'s "network_masks" is true or false.')
         validate_bundle(bundle)
         options = request.get("options")
         solve_options = SolveOptions.from_dict({} if options is None else options)
         self._start(
             request_id,
             lambda progress, cancel, log: run_solve(
-                bundle, solve_options, masks, progress, cancel, log
+                bundle, solve_options, masks, progress, cancel, log, network_masks
             ),
         )
 

@@ -68,7 +68,9 @@ def test_server_solve_streams_progress_and_cancel_leaves_the_bundle(unsolved, tm
         solved = read_bundle(path)
         server.send({"type": "solve", "id": "s2", "bundle": str(path), "options": {"focal": 3}})
         assert server.next_event()["code"] == "bad_input"
-        server.send({"type": "solve", "id": "s3", "bundle": str(path)})
+        server.send({"type": "solve", "id": "s4", "bundle": str(path), "network_masks": "yes"})
+        assert server.next_event()["code"] == "bad_input"
+        server.send({"type": "solve", "id": "s3", "bundle": str(path), "network_masks": True})
         while (event := server.next_event())["type"] != "progress" or event["stage"] != "tracking":
             pass
         server.send({"type": "cancel", "id": "s3"})
