@@ -245,19 +245,22 @@ def _reconstruct(arguments: argparse.Namespace) -> int:
 
 
 def _solve(arguments: argparse.Namespace) -> int:
-    from vggt4d.job import run_solve
+    from vggt4d.io.bundle_lock import bundle_lock
 
-    bar = _ProgressBar()
-    try:
-        bundle = run_solve(
-            arguments.bundle,
-            _solve_options(arguments),
-            arguments.masks,
-            bar.update,
-            network_masks=arguments.network_masks,
-        )
-    finally:
-        bar.finish()
+    with bundle_lock(arguments.bundle):  # before the slow imports: a busy bundle fails at once
+        from vggt4d.job import run_solve
+
+        bar = _ProgressBar()
+        try:
+            bundle = run_solve(
+                arguments.bundle,
+                _solve_options(arguments),
+                arguments.masks,
+                bar.update,
+                network_masks=arguments.network_masks,
+            )
+        finally:
+            bar.finish()
     print(bundle)
     return _info(argparse.Namespace(bundle=bundle))
 

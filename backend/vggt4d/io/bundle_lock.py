@@ -30,14 +30,15 @@ def bundle_lock(bundle: str | Path) -> Iterator[None]:
     """Hold the bundle's exclusive lock for the `with` block; fail fast when another process
     holds it: BundleError "bundle X is being changed by another process (pid N)"."""
     path = lock_path(bundle)
-    if path in _held:
-        _held[path] += 1
+    if path in _held or not path.parent.is_dir():  # re-entered, or no folder: no bundle there
+        _held[path] = _held.get(path, 0) + 1
         try:
             yield
         finally:
             _held[path] -= 1
+            if not _held[path]:
+                del _held[path]
         return
-    path.parent.mkdir(parents=True, exist_ok=True)
     descriptor = _acquire(path, bundle)
     _held[path] = 1
     try:

@@ -117,6 +117,8 @@ def test_a_second_solve_of_a_bundle_being_changed_fails_fast(unsolved, tmp_path,
         write_bundle(path, read_bundle(path))
     assert not lock_path(path).exists()
     validate_bundle(path)
+    assert main(["solve", str(tmp_path / "nowhere" / "shot.vggt4d")]) == 2
+    assert not (tmp_path / "nowhere").exists()  # a lock makes no folders
 
 
 HOLD_LOCK = """
