@@ -336,6 +336,7 @@ def _info(arguments: argparse.Namespace) -> int:
         describe_focal,
         describe_focal_switch,
         describe_lens_check,
+        describe_locked_off,
         describe_smoothing,
     )
 
@@ -369,6 +370,9 @@ def _info(arguments: argparse.Namespace) -> int:
         switch = describe_focal_switch(solve)
         if switch:
             lines.append(f"focal:    WARNING {switch}")
+        locked = describe_locked_off(solve)
+        if locked:
+            lines.append(f"camera:   {locked}")
         focal_note = describe_focal(solve)
         if focal_note:
             lines.append(f"focal:    {focal_note}")

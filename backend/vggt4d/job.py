@@ -28,6 +28,7 @@ from vggt4d.io.bundle_format import (
     describe_focal,
     describe_focal_switch,
     describe_lens_check,
+    describe_locked_off,
 )
 from vggt4d.io.footage import MAX_FRAME_NUMBER, Footage, FrameRange, open_footage, read_footage
 from vggt4d.io.masks import read_artist_masks
@@ -273,6 +274,9 @@ def _report_solve(solve: dict[str, Any], frames: list[int], report: LogCallback)
     switch = describe_focal_switch(solve)
     if switch:
         report("warning", f"Focal: {switch}.")
+    locked = describe_locked_off(solve)
+    if locked:
+        report("info", f"Camera: {locked}.")
     focal_note = describe_focal(solve)
     if focal_note:
         report("warning", f"Focal: {focal_note}.")

@@ -571,6 +571,18 @@ def describe_focal(solve: dict[str, Any]) -> str | None:
     )
 
 
+def describe_locked_off(solve: dict[str, Any]) -> str | None:
+    """The note for a shot solved as locked off (a manifest's ``solve.locked_off``,
+    docs/solve.md); None otherwise. For ``vggt4d info`` and the job's log."""
+    if not solve.get("locked_off"):
+        return None
+    return (
+        "the camera does not move (a locked-off shot): one static camera for every frame, at "
+        "the network's mean pose; a still camera cannot determine the focal length, so it is "
+        "the network's. Set the real lens in Blender if you know it"
+    )
+
+
 def read_tracks(bundle: Bundle) -> dict[str, np.ndarray] | None:
     """The solve's tracks, or None for a bundle without a solve: ``frame_index`` int32 [N]
     (0..S-1), ``track_index`` int32 [N] (0..T-1), ``xy`` float32 [N, 2] plate pixels,

@@ -37,12 +37,14 @@ def render_shot(
     seed: int = 0,
     whip_deg: float = 0.0,
     shake_deg: float = 0.0,
+    travel: float = 1.0,
 ) -> Shot:
     """Render the shot into `folder` (EXR files, deleted by the caller's tmp dir).
 
     whip_deg: a sudden pan by this angle between the middle frame and the next (a whip pan
     that any smoothing must keep); shake_deg: handheld shake, a random turn of about this size
-    about each axis in every frame (real camera motion, which the plate shows)."""
+    about each axis in every frame (real camera motion, which the plate shows); travel: the part
+    of the dolly and pan the camera makes (0: a locked-off camera, every frame the first)."""
     import bpy
 
     bpy.ops.wm.read_factory_settings(use_empty=True)
@@ -51,7 +53,7 @@ def render_shot(
     static = _build_set(bpy, rng)
     movers = _build_movers(bpy, rng, frame_count, mover_scale)
     shake = np.radians(shake_deg) * rng.normal(size=(frame_count, 3)) if shake_deg else None
-    camera = _build_camera(bpy, scene, frame_count, whip_deg, shake)
+    camera = _build_camera(bpy, scene, frame_count, whip_deg, shake, travel)
     _configure(scene, width, height)
     frames = []
     for frame in range(1, frame_count + 1):
@@ -129,13 +131,15 @@ def _build_movers(bpy, rng: np.random.Generator, frame_count: int, scale: float)
     return movers
 
 
-def _build_camera(bpy, scene, frame_count: int, whip_deg: float, shake: np.ndarray | None):
+def _build_camera(
+    bpy, scene, frame_count: int, whip_deg: float, shake: np.ndarray | None, travel: float
+):
     camera = bpy.data.objects.new("truth", bpy.data.cameras.new("truth"))
     scene.collection.objects.link(camera)
     camera.data.lens = 26.0
     camera.data.sensor_width = 36.0
     for frame in range(1, frame_count + 1):
-        fraction = (frame - 1) / max(frame_count - 1, 1)
+        fraction = travel * (frame - 1) / max(frame_count - 1, 1)
         camera.location = (-2.0 + 3.0 * fraction, -7.5 + 2.0 * fraction, 2.2 + 0.6 * fraction)
         camera.rotation_euler = (
             np.radians(76 - 8 * fraction),
