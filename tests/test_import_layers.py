@@ -106,6 +106,6 @@ def test_each_side_keeps_to_its_own_dependencies():
 
 
 _STDLIB = {
-    "collections", "contextlib", "dataclasses", "itertools", "json", "math", "pathlib",
+    "collections", "contextlib", "dataclasses", "itertools", "json", "math", "os", "pathlib",
     "re", "struct", "sys", "typing", "zipfile", "zlib",
 }  # fmt: skip

@@ -240,6 +240,7 @@ def solve_cameras(
             "cannot be solved (too little texture, or movers everywhere)."
         )
     if is_locked_off(tracks):
+        report("adjustment")(1.0)  # nothing to adjust; the stage still completes
         return _solve_locked_off(
             tracks, network_depth, extrinsics, intrinsics, options, pixel_aspect, focal_switch
         )
