@@ -39,9 +39,8 @@ sys.path.insert(0, str(ROOT))
 os.environ.setdefault("BLENDER_USER_RESOURCES", tempfile.mkdtemp(prefix="vggt4d-bench-"))
 
 from tests.backend.solve.blender_shot import Shot, render_shot  # noqa: E402
-from tests.backend.solve.conftest import trajectory_error  # noqa: E402
-from tests.backend.solve.shot_bundle import PLATE_TO_MODEL, network_estimate  # noqa: E402
-from vggt4d.solve.camera_solve import solve_cameras  # noqa: E402
+from tests.backend.solve.conftest import solve_shot, trajectory_error  # noqa: E402
+from tests.backend.solve.shot_bundle import network_estimate  # noqa: E402
 
 GROWTH_GOAL = 2.2
 
@@ -79,15 +78,7 @@ def solve_timed(shot: Shot) -> dict[str, float]:
         marks.setdefault(stage, time.process_time())
 
     started = time.process_time()
-    result = solve_cameras(
-        list(shot.plates),
-        network.extrinsics,
-        network.intrinsics,
-        network.depth,
-        PLATE_TO_MODEL,
-        exclude=list(shot.movers),
-        progress=progress,
-    )
+    result = solve_shot(shot, network, progress=progress)
     finished = time.process_time()
     frames = len(shot.plates)
     iterations = sum(result.iterations)

@@ -9,8 +9,10 @@ import cv2
 import numpy as np
 import pytest
 
+from tests.backend.solve.shot_bundle import PLATE_TO_MODEL
 from vggt4d.eval.camera import camera_errors
 from vggt4d.geometry import homogeneous, invert_se3
+from vggt4d.solve.camera_solve import SolveResult, solve_cameras
 
 # bpy reads this at its first import: a throwaway user folder, as in tests/blender.
 os.environ.setdefault("BLENDER_USER_RESOURCES", tempfile.mkdtemp(prefix="vggt4d-solve-user-"))
@@ -29,6 +31,21 @@ def crowded_shot(tmp_path_factory):
     from tests.backend.solve.blender_shot import render_shot
 
     return render_shot(tmp_path_factory.mktemp("solve_crowded"), mover_scale=2.2, seed=3)
+
+
+def solve_shot(shot, network, options=None, masks: bool = True, **kwargs) -> SolveResult:
+    """`solve_cameras` on a rendered shot's whole plate from its "network" cameras, keeping
+    tracks off its movers unless `masks` is False; kwargs go to `solve_cameras`."""
+    return solve_cameras(
+        list(shot.plates),
+        network.extrinsics,
+        network.intrinsics,
+        network.depth,
+        PLATE_TO_MODEL,
+        exclude=list(shot.movers) if masks else None,
+        options=options,
+        **kwargs,
+    )
 
 
 def trajectory_error(extrinsics: np.ndarray, truth: np.ndarray) -> float:

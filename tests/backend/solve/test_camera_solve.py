@@ -3,26 +3,14 @@
 import numpy as np
 import pytest
 
-from tests.backend.solve.conftest import distort_shot, trajectory_error
+from tests.backend.solve.conftest import distort_shot, solve_shot, trajectory_error
 from tests.backend.solve.shot_bundle import PLATE_TO_MODEL, network_estimate
 from vggt4d.solve.camera_solve import SolveOptions, solve_cameras
 
 
-def _solve(shot, network, options=None, masks=True):
-    return solve_cameras(
-        list(shot.plates),
-        network.extrinsics,
-        network.intrinsics,
-        network.depth,
-        PLATE_TO_MODEL,
-        exclude=list(shot.movers) if masks else None,
-        options=options,
-    )
-
-
 def test_solve_reaches_matchmove_accuracy(shot):
     network = network_estimate(shot)
-    result = _solve(shot, network)
+    result = solve_shot(shot, network)
     summary = result.summary()
     errors = summary["reprojection_error_px"]
     network_ate = trajectory_error(network.extrinsics, shot.extrinsics)
@@ -45,7 +33,7 @@ def test_solve_reaches_matchmove_accuracy(shot):
 
 def test_no_track_lands_on_a_masked_pixel(shot):
     network = network_estimate(shot)
-    result = _solve(shot, network, SolveOptions(outlier_rounds=0, max_iterations=1))
+    result = solve_shot(shot, network, SolveOptions(outlier_rounds=0, max_iterations=1))
     columns = np.floor(result.tracks.xy[:, 0]).astype(int)
     rows = np.floor(result.tracks.xy[:, 1]).astype(int)
     assert not shot.movers[result.tracks.frame, rows, columns].any()
@@ -55,10 +43,10 @@ def test_polynomial_distortion_recovers_k1(shot):
     k1, k2 = -0.12, 0.03
     distorted = distort_shot(shot, k1, k2)
     network = network_estimate(distorted, seed=2)
-    result = _solve(distorted, network, SolveOptions(distortion="polynomial"))
+    result = solve_shot(distorted, network, SolveOptions(distortion="polynomial"))
     assert abs(result.distortion[0] - k1) <= 0.02, result.distortion
     assert result.summary()["reprojection_error_px"]["median"] <= 0.25
-    plain = _solve(distorted, network)
+    plain = solve_shot(distorted, network)
     assert (
         plain.summary()["reprojection_error_px"]["median"]
         > result.summary()["reprojection_error_px"]["median"]
@@ -69,8 +57,8 @@ def test_polynomial_distortion_recovers_k1(shot):
 def test_masks_beat_no_masks_when_movers_fill_the_frame(crowded_shot):
     assert crowded_shot.movers.mean() > 0.2
     network = network_estimate(crowded_shot, seed=4)
-    masked = _solve(crowded_shot, network)
-    unmasked = _solve(crowded_shot, network, masks=False)
+    masked = solve_shot(crowded_shot, network)
+    unmasked = solve_shot(crowded_shot, network, masks=False)
     masked_ate = trajectory_error(masked.extrinsics, crowded_shot.extrinsics)
     unmasked_ate = trajectory_error(unmasked.extrinsics, crowded_shot.extrinsics)
     assert masked_ate < unmasked_ate, (masked_ate, unmasked_ate)
@@ -78,9 +66,9 @@ def test_masks_beat_no_masks_when_movers_fill_the_frame(crowded_shot):
 
 def test_per_frame_focal_and_fixed_focal(shot):
     network = network_estimate(shot, focal_error=0.0)
-    fixed = _solve(shot, network, SolveOptions(focal="fixed"))
+    fixed = solve_shot(shot, network, SolveOptions(focal="fixed"))
     np.testing.assert_allclose(fixed.intrinsics[:, 0, 0], network.intrinsics[:, 0, 0])
-    per_frame = _solve(shot, network, SolveOptions(focal="per-frame"))
+    per_frame = solve_shot(shot, network, SolveOptions(focal="per-frame"))
     assert per_frame.summary()["reprojection_error_px"]["median"] <= 0.25
 
 
@@ -104,14 +92,10 @@ def test_solved_fy_follows_the_plate_pixel_aspect_not_the_network(shot, pixel_as
     * pixel aspect), so the camera Blender builds is the one whose error the solve reports."""
     network = network_estimate(shot)
     network.intrinsics[:, 1, 1] *= 1.03 * pixel_aspect
-    result = solve_cameras(
-        list(shot.plates),
-        network.extrinsics,
-        network.intrinsics,
-        network.depth,
-        PLATE_TO_MODEL,
-        exclude=list(shot.movers),
-        options=SolveOptions(outlier_rounds=0, max_iterations=10),
+    result = solve_shot(
+        shot,
+        network,
+        SolveOptions(outlier_rounds=0, max_iterations=10),
         pixel_aspect=pixel_aspect,
     )
     ratio = result.intrinsics[:, 1, 1] / result.intrinsics[:, 0, 0]
@@ -125,7 +109,7 @@ def test_a_zoom_like_network_focal_is_solved_per_frame_and_said(shot):
 
     network = network_estimate(shot)
     network.intrinsics[:, :2, :2] *= np.linspace(1.0, 1.2, len(shot.plates))[:, None, None]
-    result = _solve(shot, network, SolveOptions(outlier_rounds=0, max_iterations=10))
+    result = solve_shot(shot, network, SolveOptions(outlier_rounds=0, max_iterations=10))
     summary = result.summary()
     assert summary["options"]["focal"] == "per-frame"
     switch = summary["focal_switch"]

@@ -5,10 +5,11 @@ import numpy as np
 from scipy.spatial.transform import Rotation
 
 from tests.backend.solve.blender_shot import render_shot
-from tests.backend.solve.shot_bundle import PLATE_TO_MODEL, network_estimate
+from tests.backend.solve.conftest import solve_shot
+from tests.backend.solve.shot_bundle import network_estimate
 from vggt4d.geometry import invert_se3
 from vggt4d.io.bundle_format import describe_locked_off
-from vggt4d.solve.camera_solve import is_locked_off, solve_cameras
+from vggt4d.solve.camera_solve import is_locked_off
 from vggt4d.solve.tracks import TrackOptions, track_plate
 
 
@@ -16,14 +17,7 @@ def test_a_still_camera_is_solved_as_one_static_camera(tmp_path):
     shot = render_shot(tmp_path, frame_count=8, travel=0.0)
     assert np.allclose(shot.extrinsics, shot.extrinsics[0], atol=1e-9)
     network = network_estimate(shot)
-    result = solve_cameras(
-        list(shot.plates),
-        network.extrinsics,
-        network.intrinsics,
-        network.depth,
-        PLATE_TO_MODEL,
-        exclude=list(shot.movers),
-    )
+    result = solve_shot(shot, network)
     summary = result.summary()
     assert summary["locked_off"] is True
     assert "locked-off" in describe_locked_off(summary)
